@@ -1,0 +1,1 @@
+"""plmkit: config-driven fine-tuning of pretrained language models."""

@@ -1,0 +1,232 @@
+"""The Pipeline: FetchData -> Preprocessing -> Train -> Evaluation for one task.
+
+Each stage is built from the config (a registered name or a dotted path) unless the caller
+passes its own instance, so any stage can be replaced from YAML or from Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from plmkit import registry
+from plmkit.batching import Encoded, encode
+from plmkit.config.schema import RunConfig
+from plmkit.errors import DataError
+from plmkit.models import load_model, load_tokenizer
+from plmkit.rundir import RunDir
+from plmkit.stages.evaluate import Evaluator
+from plmkit.stages.fetch import Fetcher
+from plmkit.stages.preprocess import Preprocessor
+from plmkit.stages.train import Trainer
+from plmkit.tasks.base import TaskAdapter
+from plmkit.validation import check, empty_rejected
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    run: RunDir | None
+    metrics: dict[str, dict[str, Any]]  # split -> metrics
+    summary: dict[str, Any] = field(default_factory=dict)
+    model: Any = None
+    tokenizer: Any = None
+
+
+def build_task(config: RunConfig) -> TaskAdapter:
+    return registry.tasks.get(config.task)(labels=config.data.labels)
+
+
+def build_fetcher(config: RunConfig, task: TaskAdapter) -> Fetcher:
+    cls = registry.fetchers.get(config.data.source)
+    return cls(config.data.params, columns=task.columns)
+
+
+def build_preprocessor(config: RunConfig, task: TaskAdapter) -> Preprocessor:
+    steps = [registry.steps.get(s.name)(s.params) for s in config.preprocess.steps]
+    cls = registry.preprocessors.get(config.preprocess.preprocessor)
+    return cls(
+        steps,
+        text_columns=task.text_columns,
+        validation_size=config.preprocess.validation_size,
+        test_size=config.preprocess.test_size,
+        stratify_by=task.stratify_by if config.preprocess.stratify else None,
+        seed=config.seed,
+    )
+
+
+def build_evaluator(config: RunConfig, task: TaskAdapter) -> Evaluator:
+    return registry.evaluators.get(config.evaluation.evaluator)(
+        task, batch_size=config.evaluation.batch_size
+    )
+
+
+def build_trainer(config: RunConfig, task: TaskAdapter, evaluator: Evaluator) -> Trainer:
+    return registry.trainers.get(config.training.trainer)(
+        config.training, task, evaluator, seed=config.seed
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        task: TaskAdapter | None = None,
+        fetcher: Fetcher | None = None,
+        preprocessor: Preprocessor | None = None,
+        trainer: Trainer | None = None,
+        evaluator: Evaluator | None = None,
+    ):
+        self.config = config
+        self.task = task or build_task(config)
+        self.fetcher = fetcher or build_fetcher(config, self.task)
+        self.preprocessor = preprocessor or build_preprocessor(config, self.task)
+        self.evaluator = evaluator or build_evaluator(config, self.task)
+        self.trainer = trainer or build_trainer(config, self.task, self.evaluator)
+
+    # --- the stages, each usable alone -----------------------------------------------------
+    def load_data(self) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+        """Fetch, validate, preprocess and validate again. Returns splits and rejected rows."""
+        cfg = self.config
+        splits = self.fetcher.fetch()
+        if "train" not in splits:
+            raise DataError("the data has no train split (data.train)")
+        splits = {
+            name: add_ids(limit_rows(df, cfg.data.limit, name, cfg.seed))
+            for name, df in splits.items()
+        }
+        self.task.fit(splits["train"])
+        rejected = [empty_rejected()]
+        splits = self._check(splits, "fetched", self.task.raw_schema, rejected)
+        splits = {name: self.task.encode_targets(df) for name, df in splits.items()}
+        processed = self.preprocessor.run(splits)
+        rejected.append(processed.rejected)
+        splits = self._check(processed.splits, "preprocessed", self.task.processed_schema, rejected)
+        for name, df in splits.items():
+            if len(df) == 0:
+                raise DataError(
+                    f"split '{name}' has no rows left after validation and "
+                    "preprocessing (see rejected rows)"
+                )
+        kept = [r for r in rejected if len(r)]
+        return splits, (pd.concat(kept, ignore_index=True) if kept else empty_rejected())
+
+    def _check(self, splits, stage, schema_for, rejected) -> dict[str, pd.DataFrame]:
+        out = {}
+        for name, df in splits.items():
+            schema = schema_for(has_labels="label" in df.columns)
+            df_ok, bad = check(
+                df, schema, split=name, stage=stage, on_invalid=self.config.data.on_invalid
+            )
+            df_ok.attrs = dict(df.attrs)
+            out[name] = df_ok
+            rejected.append(bad)
+        return out
+
+    # --- the whole run ---------------------------------------------------------------------
+    def run(self, run: RunDir | None = None) -> RunResult:
+        cfg = self.config
+        started = time.perf_counter()
+        if run is None:
+            run = RunDir.create(cfg.output.dir, cfg.output.name, cfg.task, cfg.output.overwrite)
+        run.write_config(cfg.model_dump(mode="json"))
+        run.write_versions()
+
+        splits, rejected = self.load_data()
+        run.write_rejected(rejected)
+
+        tokenizer = load_tokenizer(cfg.model, splits["train"]["text"])
+        model = load_model(cfg.model, self.task, tokenizer)
+        encoded = {
+            name: encode(df, self.task, tokenizer, cfg.model.max_length, name)
+            for name, df in splits.items()
+        }
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+        result = self.trainer.fit(
+            model, encoded["train"], encoded.get("validation"), pad_id=pad_id, run=run
+        )
+        model = result.model
+        save_model(run, model, tokenizer, self.task)
+
+        metrics: dict[str, dict[str, Any]] = {}
+        if result.best_metrics:
+            metrics["validation"] = result.best_metrics
+        for name in cfg.evaluation.splits:
+            if name not in encoded:
+                log.warning("evaluation split '%s' is not in the data; skipped", name)
+                continue
+            metrics[name] = self.evaluate_split(
+                model, encoded[name], name, pad_id, run, result.accelerator
+            )
+
+        summary = data_summary(splits, rejected)
+        summary.update(
+            best_epoch=result.best_epoch, seconds=round(time.perf_counter() - started, 1)
+        )
+        run.write_json("metrics.json", {**metrics, "summary": summary})
+        return RunResult(
+            run=run, metrics=metrics, summary=summary, model=model, tokenizer=tokenizer
+        )
+
+    def evaluate_split(
+        self, model, data: Encoded, name: str, pad_id: int, run: RunDir, accelerator: Any = None
+    ) -> dict[str, Any]:
+        wanted = self.config.evaluation.write_predictions
+        out = self.evaluator.evaluate(
+            model, data, pad_id=pad_id, accelerator=accelerator, with_predictions=wanted
+        )
+        if out.predictions is not None:
+            path = run.predictions_path(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            out.predictions.to_csv(path, index=False)
+        return out.metrics
+
+
+def save_model(run: RunDir, model, tokenizer, task: TaskAdapter) -> None:
+    """Best weights + tokenizer (safetensors) and the task's state, for ``predict``."""
+    import json
+
+    model.save_pretrained(run.model_dir)
+    tokenizer.save_pretrained(run.model_dir)
+    state = {"task": task.name, "state": task.state()}
+    (run.model_dir / "plmkit.json").write_text(
+        json.dumps(state, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+
+
+def limit_rows(
+    df: pd.DataFrame, limit: int | dict[str, int] | None, split: str, seed: int
+) -> pd.DataFrame:
+    """A seeded sample of at most ``limit`` rows, in the file's order."""
+    n = limit.get(split) if isinstance(limit, dict) else limit
+    if n is None or len(df) <= n:
+        return df
+    out = df.sample(n=n, random_state=seed).sort_index()
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def add_ids(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows without an id column get their position in the source as id."""
+    if "id" in df.columns:
+        return df
+    out = df.copy()
+    out.insert(0, "id", df.index)
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def data_summary(splits: dict[str, pd.DataFrame], rejected: pd.DataFrame) -> dict[str, Any]:
+    reasons = rejected.groupby(["split", "reason"]).size() if len(rejected) else []
+    return {
+        "rows": {name: len(df) for name, df in splits.items()},
+        "rejected": int(len(rejected)),
+        "rejected_by_reason": {f"{s}: {r}": int(n) for (s, r), n in dict(reasons).items()},
+    }

@@ -1,0 +1,80 @@
+"""Reload a run directory and predict: sorted by length, batched, under inference_mode."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from plmkit import registry
+from plmkit.batching import encode
+from plmkit.errors import ModelError
+from plmkit.rundir import RunDir
+from plmkit.stages.evaluate import DefaultEvaluator, EvalResult
+from plmkit.stages.preprocess import Step
+from plmkit.tasks.base import TaskAdapter
+
+
+@dataclass
+class LoadedRun:
+    run: RunDir
+    config: dict[str, Any]
+    task: TaskAdapter
+    model: Any
+    tokenizer: Any
+    steps: list[Step]
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    @property
+    def max_length(self) -> int:
+        return int(self.config["model"]["max_length"])
+
+    def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The run's text steps (not its filters: every input row gets a prediction)."""
+        from plmkit.stages.preprocess import TextStep
+
+        for step in self.steps:
+            if isinstance(step, TextStep):
+                df, _ = step.apply(df, "predict", self.task.text_columns)
+        return df
+
+    def evaluate(
+        self, df: pd.DataFrame, batch_size: int = 128, with_predictions: bool = True
+    ) -> EvalResult:
+        df = self.prepare(df)
+        if "label" in df.columns:
+            df = self.task.encode_targets(df)
+        data = encode(df, self.task, self.tokenizer, self.max_length, "predict")
+        evaluator = DefaultEvaluator(self.task, batch_size=batch_size)
+        return evaluator.evaluate(
+            self.model, data, pad_id=self.pad_id, with_predictions=with_predictions
+        )
+
+    def predict(self, texts: list[str], batch_size: int = 128) -> pd.DataFrame:
+        df = pd.DataFrame({"id": range(len(texts)), "text": texts})
+        return self.evaluate(df, batch_size).predictions.assign(text=texts)
+
+
+def load_run(path) -> LoadedRun:
+    from transformers import AutoTokenizer
+
+    run = RunDir.open(path)
+    config = run.read_config()
+    state = json.loads((run.model_dir / "plmkit.json").read_text(encoding="utf-8"))
+    task = registry.tasks.get(state["task"]).from_state(state["state"])
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(run.model_dir)
+        model = task.model_class().from_pretrained(run.model_dir)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{run.model_dir}: cannot load the saved model: {exc}") from None
+    model.eval()
+    steps = [
+        registry.steps.get(s["name"])({k: v for k, v in s.items() if k != "name"})
+        for s in config["preprocess"]["steps"]
+    ]
+    return LoadedRun(run, config, task, model, tokenizer, steps)

@@ -1,0 +1,121 @@
+"""The run directory: one folder per run, and what is written where.
+
+    config.yaml        the resolved config (every default filled in)
+    versions.json      python, plmkit, torch, transformers, ... versions
+    history.jsonl      one line per epoch: train loss, validation metrics, time
+    metrics.json       final metrics per evaluated split, plus the data summary
+    rejected.csv       every row taken out of the data, with where it was and why
+    predictions/       <split>.csv: id, gold label (when known), prediction, probability
+    model/             best model + tokenizer (safetensors), and plmkit.json (task state)
+
+Later components (reports, exports, trackers) add their own files next to these.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from plmkit.errors import RunDirError
+
+LIBRARIES = [
+    "plmkit",
+    "torch",
+    "transformers",
+    "accelerate",
+    "tokenizers",
+    "pandas",
+    "pandera",
+    "pydantic",
+]
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # --- creating and opening -------------------------------------------------------------
+    @classmethod
+    def create(cls, parent: Path, name: str | None, prefix: str, overwrite: bool) -> RunDir:
+        name = name or f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        path = Path(parent) / name
+        if path.exists() and any(path.iterdir()):
+            if not overwrite:
+                raise RunDirError(
+                    f"{path}: run directory already exists; choose another "
+                    "output.name or set output.overwrite=true"
+                )
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        run = cls(path)
+        if not run.path.is_dir():
+            raise RunDirError(f"{run.path}: run directory not found")
+        if not (run.model_dir / "plmkit.json").is_file():
+            raise RunDirError(
+                f"{run.path}: no trained model in it (missing model/plmkit.json); "
+                "did the run finish?"
+            )
+        return run
+
+    # --- paths ----------------------------------------------------------------------------
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def rejected_path(self) -> Path:
+        return self.path / "rejected.csv"
+
+    def predictions_path(self, split: str) -> Path:
+        return self.path / "predictions" / f"{split}.csv"
+
+    # --- writing --------------------------------------------------------------------------
+    def write_config(self, config: dict[str, Any]) -> None:
+        self.config_path.write_text(
+            yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
+
+    def read_config(self) -> dict[str, Any]:
+        return yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+
+    def write_json(self, name: str, data: Any) -> Path:
+        path = self.path / name
+        path.write_text(
+            json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
+        return path
+
+    def read_json(self, name: str) -> Any:
+        return json.loads((self.path / name).read_text(encoding="utf-8"))
+
+    def append_history(self, record: dict[str, Any]) -> None:
+        with (self.path / "history.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+    def write_rejected(self, rejected: pd.DataFrame) -> None:
+        rejected.to_csv(self.rejected_path, index=False)
+
+    def write_versions(self) -> None:
+        found = {"python": platform.python_version(), "platform": platform.platform()}
+        for lib in LIBRARIES:
+            try:
+                found[lib] = version(lib)
+            except PackageNotFoundError:
+                found[lib] = None
+        self.write_json("versions.json", found)

@@ -1,0 +1,38 @@
+"""The FetchData stage: a Fetcher returns one DataFrame per split, in the task's columns."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import pandas as pd
+from pydantic import BaseModel
+
+SPLITS = ("train", "validation", "test")
+
+
+class Fetcher(ABC):
+    """Subclass, implement :meth:`fetch`, and name the class in ``data.source`` (dotted path) or
+    register it with ``@registry.fetchers.register("name")``.
+
+    ``Params`` (a Pydantic model) declares the fetcher's own config keys; they are validated
+    with the rest of the config before anything is fetched.
+    """
+
+    Params: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(
+        self,
+        params: BaseModel | dict[str, Any] | None = None,
+        *,
+        columns: dict[str, bool] | None = None,
+    ):
+        if self.Params is not None and not isinstance(params, BaseModel):
+            params = self.Params.model_validate(params or {})
+        self.params = params
+        # The task's columns and whether each is required ({"id": False, "text": True, ...}).
+        self.task_columns = columns or {"id": False, "text": True, "label": False}
+
+    @abstractmethod
+    def fetch(self) -> dict[str, pd.DataFrame]:
+        """Return ``{split: DataFrame}`` with the task's column names."""

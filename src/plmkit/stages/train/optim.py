@@ -1,0 +1,46 @@
+"""Built-in optimizers and learning-rate schedules, each registered by name."""
+
+from __future__ import annotations
+
+import torch
+from transformers import (
+    get_constant_schedule_with_warmup,
+    get_cosine_schedule_with_warmup,
+    get_linear_schedule_with_warmup,
+)
+
+from plmkit.config.schema import TrainingConfig
+
+
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on weight matrices only: biases and LayerNorm weights are 1-D, and
+    decaying them pulls activations' scale and shift toward zero for no regularising gain."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.ndim >= 2 else no_decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def adamw(model: torch.nn.Module, cfg: TrainingConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(
+        decay_groups(model, cfg.weight_decay),
+        lr=cfg.learning_rate,
+        betas=cfg.adam_betas,
+        eps=cfg.adam_eps,
+    )
+
+
+def linear(optimizer, warmup_steps: int, total_steps: int):
+    return get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+
+
+def cosine(optimizer, warmup_steps: int, total_steps: int):
+    return get_cosine_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+
+
+def constant(optimizer, warmup_steps: int, total_steps: int):
+    return get_constant_schedule_with_warmup(optimizer, warmup_steps)

@@ -1,0 +1,102 @@
+"""The TaskAdapter: everything task-specific, so that no stage branches on the task.
+
+An adapter owns its input columns and Pandera schemas, how labels are encoded, how rows become
+model inputs, which ``AutoModelFor...`` head it needs, the loss, the metrics, and how raw model
+outputs become readable predictions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # kept out of import time: checking a config must not wait for torch
+    import numpy as np
+    import pandas as pd
+    import pandera.pandas as pa
+    import torch
+
+
+class Metrics(ABC):
+    """Accumulates per batch, so evaluation memory does not grow with the data."""
+
+    @abstractmethod
+    def update(self, outputs: torch.Tensor, labels: torch.Tensor) -> None: ...
+
+    @abstractmethod
+    def compute(self) -> dict[str, Any]: ...
+
+
+class TaskAdapter(ABC):
+    name: ClassVar[str]
+    # The task's DataFrame columns and whether each must be present in the input.
+    columns: ClassVar[dict[str, bool]]
+    # Columns that preprocessing steps rewrite, and the column a hold-out split stratifies by.
+    text_columns: ClassVar[tuple[str, ...]] = ("text",)
+    stratify_by: ClassVar[str | None] = "label"
+    # Metric names usable as training.best_metric, mapped to "higher is better".
+    metrics: ClassVar[dict[str, bool]]
+
+    @classmethod
+    def metric_names(cls) -> list[str]:
+        return list(cls.metrics)
+
+    @classmethod
+    def greater_is_better(cls, metric: str) -> bool:
+        return cls.metrics[metric]
+
+    # --- data ---------------------------------------------------------------------------
+    @abstractmethod
+    def fit(self, train: pd.DataFrame) -> None:
+        """Learn what the data defines (e.g. the label set) from the raw train split."""
+
+    @abstractmethod
+    def raw_schema(self, has_labels: bool) -> pa.DataFrameSchema:
+        """Schema of a split as fetched (after :meth:`fit`)."""
+
+    @abstractmethod
+    def encode_targets(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Turn valid raw targets into model targets (e.g. label names -> ids)."""
+
+    @abstractmethod
+    def processed_schema(self, has_labels: bool) -> pa.DataFrameSchema:
+        """Schema of a split ready for tokenisation."""
+
+    @abstractmethod
+    def tokenize(self, df: pd.DataFrame, tokenizer: Any, max_length: int) -> dict[str, Sequence]:
+        """Model inputs per row, unpadded (padding happens per batch in the collator)."""
+
+    # --- model --------------------------------------------------------------------------
+    @abstractmethod
+    def model_class(self) -> Any:
+        """The ``transformers`` auto class for this task's head."""
+
+    @abstractmethod
+    def model_kwargs(self) -> dict[str, Any]:
+        """Config entries for the head (num_labels, id2label, problem_type, ...)."""
+
+    def loss(self, outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return outputs.loss
+
+    @abstractmethod
+    def new_metrics(self) -> Metrics: ...
+
+    @abstractmethod
+    def decode(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Readable outputs per row, e.g. predicted label id and its probability."""
+
+    def readable(self, decoded: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Decoded outputs as a person reads them (e.g. label ids -> label names)."""
+        return decoded
+
+    def readable_targets(self, targets: np.ndarray) -> np.ndarray:
+        return targets
+
+    @abstractmethod
+    def state(self) -> dict[str, Any]:
+        """What a saved run needs to rebuild this adapter (see :meth:`from_state`)."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state: dict[str, Any]) -> TaskAdapter: ...
