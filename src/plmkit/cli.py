@@ -107,11 +107,11 @@ def _run(config) -> int:
 
 
 def cmd_validate(args) -> int:
+    config = load_config(args.config, args.overrides)  # before importing torch: fails fast
+    print(f"config {args.config}: ok")
     from plmkit.models import load_model, load_tokenizer
     from plmkit.pipeline import Pipeline
 
-    config = load_config(args.config, args.overrides)
-    print(f"config {args.config}: ok")
     pipeline = Pipeline(config)
     splits, rejected = pipeline.load_data()
     rows = ", ".join(f"{name} {len(df)}" for name, df in splits.items())

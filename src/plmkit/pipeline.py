@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from accelerate.utils import set_seed
 
 from plmkit import registry
 from plmkit.batching import Encoded, encode
@@ -142,6 +143,7 @@ class Pipeline:
         run.write_rejected(rejected)
 
         tokenizer = load_tokenizer(cfg.model, splits["train"]["text"])
+        set_seed(cfg.seed)  # a new head's (or a scratch model's) initial weights follow the seed
         model = load_model(cfg.model, self.task, tokenizer)
         encoded = {
             name: encode(df, self.task, tokenizer, cfg.model.max_length, name)

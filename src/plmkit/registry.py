@@ -42,6 +42,11 @@ class Registry(Generic[T]):
         entry = {ep.name for ep in entry_points(group=self.group)}
         return sorted(set(self._items) | set(self._builtins) | entry)
 
+    def check(self, name: str) -> None:
+        """Raise RegistryError unless ``name`` resolves; built-ins are not imported for this."""
+        if name not in self._items and name not in self._builtins:
+            self.get(name)
+
     def get(self, name: str) -> T:
         if name in self._items:
             return self._items[name]
@@ -50,7 +55,12 @@ class Registry(Generic[T]):
             return self._items[name]
         for ep in entry_points(group=self.group):
             if ep.name == name:
-                self._items[name] = ep.load()
+                try:
+                    self._items[name] = ep.load()
+                except (ImportError, AttributeError) as exc:
+                    raise RegistryError(
+                        f"cannot load {self.kind[:-1]} '{name}' ({ep.value}): {exc}"
+                    ) from None
                 return self._items[name]
         if "." in name or ":" in name:
             return _import_dotted(name, self.kind)

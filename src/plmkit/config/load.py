@@ -59,16 +59,30 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             value = raw
-        node = data
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[parts[-1]] = value
+        problem = _set_path(data, key.strip().split("."), value)
+        if problem:
+            errors.append((item, problem))
     if errors:
         raise ConfigError(errors, source="overrides")
     return data
+
+
+def _set_path(data: dict[str, Any], parts: list[str], value: Any) -> str | None:
+    """Set ``value`` at ``parts``, creating mappings on the way; digits index into lists."""
+    node: Any = data
+    for depth, part in enumerate(parts):
+        key: Any = part
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                where = ".".join(parts[:depth])
+                return f"no index {part}: {where} is a list of {len(node)} item(s)"
+            key = int(part)
+        if depth == len(parts) - 1:
+            node[key] = value
+        elif not isinstance(node[key] if isinstance(node, list) else node.get(key), (dict, list)):
+            node[key] = {}
+        node = node[key]
+    return None
 
 
 def load_config(
@@ -109,10 +123,12 @@ def check_components(config: RunConfig) -> Errors:
         if step_cls is not None:
             errors += validate_params(step_cls, step.params, f"preprocess.steps.{i}")
     task = _resolve(registry.tasks, config.task, "task", errors)
-    _resolve(registry.trainers, config.training.trainer, "training.trainer", errors)
-    _resolve(registry.optimizers, config.training.optimizer, "training.optimizer", errors)
-    _resolve(registry.schedules, config.training.schedule, "training.schedule", errors)
-    _resolve(registry.evaluators, config.evaluation.evaluator, "evaluation.evaluator", errors)
+    # Named only: checking these must not import torch (config errors come back in a second).
+    _resolve(registry.trainers, config.training.trainer, "training.trainer", errors, True)
+    _resolve(registry.optimizers, config.training.optimizer, "training.optimizer", errors, True)
+    _resolve(registry.schedules, config.training.schedule, "training.schedule", errors, True)
+    _resolve(registry.evaluators, config.evaluation.evaluator, "evaluation.evaluator", errors,
+             True)
     if isinstance(task, type) and issubclass(task, TaskAdapter):
         metrics = task.metric_names()
         if config.training.best_metric not in metrics:
@@ -144,13 +160,16 @@ def validate_params(component: Any, params: dict[str, Any], path: str) -> Errors
 
 
 def _check_components_raw(data: dict[str, Any]) -> Errors:
-    """Best-effort name checks when the sections themselves failed to validate."""
+    """Best-effort name and parameter checks (fetcher, steps) when the sections failed."""
+    from plmkit.config.schema import DataConfig
+
     errors: Errors = []
     checks = [
         (registry.tasks, ("task",)),
         (registry.fetchers, ("data", "source")),
         (registry.optimizers, ("training", "optimizer")),
         (registry.schedules, ("training", "schedule")),
+        (registry.preprocessors, ("preprocess", "preprocessor")),
         (registry.trainers, ("training", "trainer")),
         (registry.evaluators, ("evaluation", "evaluator")),
     ]
@@ -159,13 +178,31 @@ def _check_components_raw(data: dict[str, Any]) -> Errors:
         for k in keys:
             node = node.get(k) if isinstance(node, dict) else None
         if isinstance(node, str):
-            _resolve(reg, node, ".".join(keys), errors)
+            _resolve(reg, node, ".".join(keys), errors, name_only=True)
+    preprocess = data.get("preprocess")
+    steps = preprocess.get("steps") if isinstance(preprocess, dict) else None
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        step = {"name": step} if isinstance(step, str) else step
+        if isinstance(step, dict) and isinstance(step.get("name"), str):
+            step_cls = _resolve(registry.steps, step["name"], f"preprocess.steps.{i}.name", errors)
+            if step_cls is not None:
+                params = {k: v for k, v in step.items() if k != "name"}
+                errors += validate_params(step_cls, params, f"preprocess.steps.{i}")
+    section = data.get("data")
+    section = section if isinstance(section, dict) else {}
+    source = section.get("source", DataConfig.model_fields["source"].default)
+    if isinstance(source, str):
+        fetcher = _resolve(registry.fetchers, source, "data.source", [])
+        extras = {k: v for k, v in section.items() if k not in DataConfig.model_fields}
+        if fetcher is not None:
+            errors += validate_params(fetcher, extras, "data")
     return errors
 
 
-def _resolve(reg: registry.Registry, name: str, path: str, errors: Errors) -> Any:
+def _resolve(reg: registry.Registry, name: str, path: str, errors: Errors,
+             name_only: bool = False) -> Any:
     try:
-        return reg.get(name)
+        return reg.check(name) if name_only else reg.get(name)
     except PlmkitError as exc:
         errors.append((path, str(exc)))
         return None

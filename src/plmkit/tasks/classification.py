@@ -104,7 +104,7 @@ class TextClassification(TaskAdapter):
     def _accepted(self) -> list[Any]:
         """Raw label values that map onto a class: its name, or its id as int or string."""
         ids = range(len(self.labels))
-        return list(dict.fromkeys([*self.labels, *map(str, ids)]))
+        return list(dict.fromkeys([*self.labels, *map(str, ids), *ids]))
 
     def raw_schema(self, has_labels: bool) -> pa.DataFrameSchema:
         import pandera.pandas as pa

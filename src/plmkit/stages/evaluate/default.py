@@ -30,7 +30,12 @@ class DefaultEvaluator(Evaluator):
         with_predictions: bool = False,
     ) -> EvalResult:
         accelerator = accelerator or Accelerator()
-        loader = accelerator.prepare_data_loader(eval_loader(data, self.batch_size, pad_id))
+        # Batches go where the model is: a model loaded for predict stays on the CPU even when
+        # the (process-wide) accelerator state points at a GPU.
+        device = next(model.parameters()).device
+        loader = accelerator.prepare_data_loader(
+            eval_loader(data, self.batch_size, pad_id), device_placement=False
+        )
         has_targets = data.targets is not None
         metrics = self.task.new_metrics() if has_targets else None
         decoded: dict[str, np.ndarray] = {}
@@ -39,6 +44,7 @@ class DefaultEvaluator(Evaluator):
         model.eval()
         with torch.inference_mode():
             for batch in tqdm(loader, desc="evaluate", unit="batch", disable=None, leave=False):
+                batch = {k: v.to(device) for k, v in batch.items()}
                 rows = batch.pop("row")
                 outputs = model(**batch)
                 logits = outputs.logits

@@ -53,18 +53,21 @@ def download(
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     last_error: Exception | None = None
+    fetched = False
     for attempt in range(retries):
         try:
             _fetch(url, dest, timeout)
+            fetched = True
             break
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             last_error = exc
             if isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500:
                 break  # a missing file will not appear by retrying
-            time.sleep(min(2**attempt, 10) * 0.5)
+            if attempt + 1 < retries:
+                time.sleep(min(2**attempt, 10) * 0.5)
     else:
         raise DataError(f"{url}: download failed after {retries} tries: {last_error}")
-    if not dest.is_file():
+    if not fetched:  # a stale file at dest must not pass for the download
         raise DataError(f"{url}: download failed: {last_error}")
     try:
         check_sha256(dest, sha256, what=url)

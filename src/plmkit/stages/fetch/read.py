@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -86,6 +87,10 @@ def read_table(
         ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
+    except pd.errors.ParserWarning:  # pandas would take the extra field for an index column
+        raise DataError(
+            f"{path}: cannot parse as {fmt}: the first data line has more fields than the header"
+        ) from None
     except (pd.errors.ParserError, ValueError) as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot parse as {fmt}: {detail}") from None
@@ -115,17 +120,20 @@ def _read(path: Path, fmt: str, options: TableOptions, encoding: str):
     if fmt in ("csv", "tsv"):
         sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
         quoting = csv.QUOTE_NONE if options.quoting == "none" else csv.QUOTE_MINIMAL
-        df = pd.read_csv(
-            path,
-            sep=sep,
-            encoding=encoding,
-            quoting=quoting,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            engine="c",
-            compression="infer",
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                path,
+                sep=sep,
+                encoding=encoding,
+                quoting=quoting,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                engine="c",
+                compression="infer",
+                index_col=False,
+            )
         return df, 2
     if fmt == "jsonl":
         return pd.read_json(path, lines=True, dtype=False, encoding=encoding), 1

@@ -90,10 +90,11 @@ class StripUrls(TextStep):
 
 
 class StripHtml(TextStep):
-    """Remove tags and decode entities (``&amp;`` -> ``&``)."""
+    """Remove tags and decode entities (``&amp;`` -> ``&``). Only ``<`` followed by a tag name
+    (or ``/``, ``!``) starts a tag: ``3 < 5 > 2`` and titles like ``<기생충>`` stay text."""
 
     def transform(self, texts):
-        stripped = texts.str.replace(r"<[^<>]{1,200}>", " ", regex=True)
+        stripped = texts.str.replace(r"<(?:/?[A-Za-z]|!)[^<>]{0,200}>", " ", regex=True)
         return stripped.map(html.unescape)
 
 

@@ -1,0 +1,91 @@
+"""Shared fixtures: small data the tests write themselves, and a tiny model config."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from plmkit.cli import main
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+POSITIVE = ["재밌다", "최고다", "감동적", "훌륭하다", "좋았다", "추천"]
+NEGATIVE = ["지루하다", "최악이다", "별로다", "실망", "아깝다", "엉망"]
+NEUTRAL = ["영화", "배우", "연기", "스토리", "음악", "결말", "오늘", "정말", "너무"]
+
+
+def make_rows(n: int, seed: int, start_id: int = 1) -> list[tuple[int, str, int]]:
+    """``n`` (id, text, label) rows whose label follows from their sentiment words."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        words = rng.sample(NEUTRAL, 3) + rng.sample(POSITIVE if label else NEGATIVE, 2)
+        rng.shuffle(words)
+        rows.append((start_id + i, " ".join(words), label))
+    return rows
+
+
+def write_tsv(path: Path, rows, header=("id", "document", "label"), encoding="utf-8") -> Path:
+    lines = ["\t".join(header)] + ["\t".join(map(str, r)) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return path
+
+
+@pytest.fixture
+def tiny_files(tmp_path) -> dict[str, Path]:
+    """NSMC-format train/test TSV files (120 + 40 rows)."""
+    return {
+        "train": write_tsv(tmp_path / "train.tsv", make_rows(120, seed=1)),
+        "test": write_tsv(tmp_path / "test.tsv", make_rows(40, seed=2, start_id=1000)),
+    }
+
+
+@pytest.fixture
+def tiny_config(tmp_path, tiny_files) -> dict:
+    """A complete run config: the tiny files and a 1-layer ELECTRA built locally."""
+    return {
+        "task": "text_classification",
+        "seed": 7,
+        "data": {
+            "source": "files",
+            "train": str(tiny_files["train"]),
+            "test": str(tiny_files["test"]),
+            "quoting": "none",
+            "columns": {"text": "document"},
+        },
+        "model": {
+            "from_scratch": {"architecture": "electra", "vocab_size": 200, "hidden_size": 32,
+                             "num_layers": 1, "num_heads": 2, "embedding_size": 16},
+            "max_length": 32,
+        },
+        "training": {"epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "log_every": 5},
+        "output": {"dir": str(tmp_path / "runs"), "name": "tiny"},
+    }
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: ``rc, out, err = cli("run", path)``."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        rc = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return rc, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Write a config dict as YAML and return its path."""
+    import yaml
+
+    def write(config: dict, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        return path
+
+    return write
