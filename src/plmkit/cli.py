@@ -197,7 +197,7 @@ def _read_input(args, labelled: bool):
 
 
 def _stem(path: Path) -> str:
-    return path.name.split(".")[0]
+    return path.name  # whole name: test.tsv and test.csv must not share a folder
 
 
 def _metrics_line(metrics: dict) -> str:

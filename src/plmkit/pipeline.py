@@ -99,7 +99,7 @@ class Pipeline:
         if "train" not in splits:
             raise DataError("the data has no train split (data.train)")
         splits = {
-            name: add_ids(limit_rows(df, cfg.data.limit, name, cfg.seed))
+            name: self.task.prepare(add_ids(limit_rows(df, cfg.data.limit, name, cfg.seed)))
             for name, df in splits.items()
         }
         self.task.fit(splits["train"])
@@ -134,17 +134,18 @@ class Pipeline:
     def run(self, run: RunDir | None = None) -> RunResult:
         cfg = self.config
         started = time.perf_counter()
-        if run is None:
-            run = RunDir.create(cfg.output.dir, cfg.output.name, cfg.task, cfg.output.overwrite)
-        run.write_config(cfg.model_dump(mode="json"))
-        run.write_versions()
+        if run is None:  # checked now, created once data and model have loaded
+            run = RunDir.plan(cfg.output.dir, cfg.output.name, cfg.task, cfg.output.overwrite)
 
         splits, rejected = self.load_data()
-        run.write_rejected(rejected)
-
         tokenizer = load_tokenizer(cfg.model, splits["train"]["text"])
         set_seed(cfg.seed)  # a new head's (or a scratch model's) initial weights follow the seed
         model = load_model(cfg.model, self.task, tokenizer)
+
+        run.create(overwrite=cfg.output.overwrite)
+        run.write_config(cfg.model_dump(mode="json"))
+        run.write_versions()
+        run.write_rejected(rejected)
         encoded = {
             name: encode(df, self.task, tokenizer, cfg.model.max_length, name)
             for name, df in splits.items()

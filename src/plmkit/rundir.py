@@ -44,18 +44,35 @@ class RunDir:
 
     # --- creating and opening -------------------------------------------------------------
     @classmethod
-    def create(cls, parent: Path, name: str | None, prefix: str, overwrite: bool) -> RunDir:
+    def plan(cls, parent: Path, name: str | None, prefix: str, overwrite: bool) -> RunDir:
+        """Name the new run's directory and check it may be written; nothing is created yet,
+        so a run that fails on its data or model leaves nothing behind."""
         name = name or f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        path = Path(parent) / name
-        if path.exists() and any(path.iterdir()):
-            if not overwrite:
-                raise RunDirError(
-                    f"{path}: run directory already exists; choose another "
-                    "output.name or set output.overwrite=true"
-                )
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
-        return cls(path)
+        run = cls(Path(parent) / name)
+        if Path(parent).exists() and not Path(parent).is_dir():
+            raise RunDirError(f"{parent}: output.dir is not a directory")
+        if (
+            run.path.exists()
+            and not overwrite
+            and (not run.path.is_dir() or any(run.path.iterdir()))
+        ):
+            raise RunDirError(
+                f"{run.path}: run directory already exists; choose another "
+                "output.name or set output.overwrite=true"
+            )
+        return run
+
+    def create(self, overwrite: bool = False) -> RunDir:
+        if self.path.exists() and overwrite:
+            if self.path.is_dir():
+                shutil.rmtree(self.path)
+            else:
+                self.path.unlink()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirError(f"{self.path}: cannot create the run directory: {exc}") from None
+        return self
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from plmkit.config.schema import RunConfig
 from plmkit.config.load import _model_in
+from plmkit.config.schema import RunConfig
 from plmkit.stages.fetch.files import FileSplits
 from plmkit.stages.fetch.nsmc import NsmcParams
 from plmkit.stages.fetch.url import UrlSplits

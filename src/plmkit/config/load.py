@@ -109,27 +109,38 @@ def load_config(
 
 def check_components(config: RunConfig) -> Errors:
     """Resolve every named component and validate its parameters."""
+    from plmkit.stages.fetch.base import Fetcher
+    from plmkit.stages.preprocess.base import Step
     from plmkit.tasks.base import TaskAdapter
 
     errors: Errors = []
     fetcher = _resolve(registry.fetchers, config.data.source, "data.source", errors)
-    if fetcher is not None:
+    if _is_a(fetcher, Fetcher, "data.source", errors):
         errors += validate_params(fetcher, config.data.params, "data")
     _resolve(
         registry.preprocessors, config.preprocess.preprocessor, "preprocess.preprocessor", errors
     )
     for i, step in enumerate(config.preprocess.steps):
         step_cls = _resolve(registry.steps, step.name, f"preprocess.steps.{i}.name", errors)
-        if step_cls is not None:
+        if _is_a(step_cls, Step, f"preprocess.steps.{i}.name", errors):
             errors += validate_params(step_cls, step.params, f"preprocess.steps.{i}")
     task = _resolve(registry.tasks, config.task, "task", errors)
     # Named only: checking these must not import torch (config errors come back in a second).
     _resolve(registry.trainers, config.training.trainer, "training.trainer", errors, True)
     _resolve(registry.optimizers, config.training.optimizer, "training.optimizer", errors, True)
     _resolve(registry.schedules, config.training.schedule, "training.schedule", errors, True)
-    _resolve(registry.evaluators, config.evaluation.evaluator, "evaluation.evaluator", errors,
-             True)
-    if isinstance(task, type) and issubclass(task, TaskAdapter):
+    _resolve(registry.evaluators, config.evaluation.evaluator, "evaluation.evaluator", errors, True)
+    if _is_a(task, TaskAdapter, "task", errors):
+        columns = config.data.params.get("columns")
+        for key in columns if isinstance(columns, dict) else []:
+            if key not in task.columns:
+                hint = difflib.get_close_matches(str(key), list(task.columns), n=1)
+                errors.append(
+                    (
+                        f"data.columns.{key}",
+                        f"not a column of task {config.task}" + _hint(hint, list(task.columns)),
+                    )
+                )
         metrics = task.metric_names()
         if config.training.best_metric not in metrics:
             hint = difflib.get_close_matches(config.training.best_metric, metrics, n=1)
@@ -199,8 +210,19 @@ def _check_components_raw(data: dict[str, Any]) -> Errors:
     return errors
 
 
-def _resolve(reg: registry.Registry, name: str, path: str, errors: Errors,
-             name_only: bool = False) -> Any:
+def _is_a(obj: Any, base: type, path: str, errors: Errors) -> bool:
+    """A resolved component must subclass its stage's ABC (None: already reported)."""
+    if obj is None:
+        return False
+    if isinstance(obj, type) and issubclass(obj, base):
+        return True
+    errors.append((path, f"{obj!r} is not a {base.__name__} subclass"))
+    return False
+
+
+def _resolve(
+    reg: registry.Registry, name: str, path: str, errors: Errors, name_only: bool = False
+) -> Any:
     try:
         return reg.check(name) if name_only else reg.get(name)
     except PlmkitError as exc:

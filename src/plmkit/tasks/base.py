@@ -47,6 +47,10 @@ class TaskAdapter(ABC):
         return cls.metrics[metric]
 
     # --- data ---------------------------------------------------------------------------
+    def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Normalise a split as fetched, before validation (e.g. labels to one type)."""
+        return df
+
     @abstractmethod
     def fit(self, train: pd.DataFrame) -> None:
         """Learn what the data defines (e.g. the label set) from the raw train split."""

@@ -21,10 +21,17 @@ def _is_int_like(value: str) -> bool:
 
 
 def as_label_strings(labels: pd.Series) -> pd.Series:
-    """Labels as strings (CSV gives '1', JSON gives 1); nulls stay null for the schema."""
-    return labels.map(
-        lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-    )
+    """Labels as strings (CSV gives '1', JSON gives 1, and 1.0 when some labels are missing);
+    nulls stay null for the schema."""
+
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return v
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+
+    return labels.map(one)
 
 
 class ConfusionMetrics(Metrics):
@@ -81,6 +88,14 @@ class TextClassification(TaskAdapter):
         self.labels = list(labels) if labels else None
 
     # --- data ---------------------------------------------------------------------------
+    def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Labels as strings, whether the file held names or numbers (JSON 10 == CSV "10")."""
+        if "label" not in df.columns:
+            return df
+        out = df.assign(label=as_label_strings(df["label"]))
+        out.attrs = dict(df.attrs)
+        return out
+
     def fit(self, train: pd.DataFrame) -> None:
         if "label" not in train.columns:
             raise DataError(
@@ -104,7 +119,7 @@ class TextClassification(TaskAdapter):
     def _accepted(self) -> list[Any]:
         """Raw label values that map onto a class: its name, or its id as int or string."""
         ids = range(len(self.labels))
-        return list(dict.fromkeys([*self.labels, *map(str, ids), *ids]))
+        return list(dict.fromkeys([*self.labels, *map(str, ids)]))
 
     def raw_schema(self, has_labels: bool) -> pa.DataFrameSchema:
         import pandera.pandas as pa

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from plmkit.batching import Encoded, eval_loader
@@ -29,13 +28,15 @@ class DefaultEvaluator(Evaluator):
         accelerator: Any = None,
         with_predictions: bool = False,
     ) -> EvalResult:
-        accelerator = accelerator or Accelerator()
-        # Batches go where the model is: a model loaded for predict stays on the CPU even when
-        # the (process-wide) accelerator state points at a GPU.
+        # Batches go where the model is. Without an accelerator (predict, evaluate) this is a
+        # plain single-process loop: creating one here would fix the process-wide Accelerate
+        # state (e.g. its mixed precision) before a later training run in the same process.
         device = next(model.parameters()).device
-        loader = accelerator.prepare_data_loader(
-            eval_loader(data, self.batch_size, pad_id), device_placement=False
-        )
+        loader = eval_loader(data, self.batch_size, pad_id)
+        gather = _identity
+        if accelerator is not None:
+            loader = accelerator.prepare_data_loader(loader, device_placement=False)
+            gather = accelerator.gather_for_metrics
         has_targets = data.targets is not None
         metrics = self.task.new_metrics() if has_targets else None
         decoded: dict[str, np.ndarray] = {}
@@ -49,23 +50,28 @@ class DefaultEvaluator(Evaluator):
                 outputs = model(**batch)
                 logits = outputs.logits
                 if has_targets:
-                    # Gathered across processes without the padding duplicates of the last batch.
-                    loss = outputs.loss.detach().float() * len(rows)
-                    logits, labels, rows, loss = accelerator.gather_for_metrics(
-                        (logits, batch["labels"], rows, loss[None])
-                    )
-                    metrics.update(logits, labels)
-                    loss_sum += loss.sum().item()
+                    loss_sum += outputs.loss.detach().float() * len(rows)
                     count += len(rows)
+                    # Gathered across processes without the padding duplicates of the last batch.
+                    logits, labels, rows = gather((logits, batch["labels"], rows))
+                    metrics.update(logits, labels)
                 else:
-                    logits, rows = accelerator.gather_for_metrics((logits, rows))
+                    logits, rows = gather((logits, rows))
                 if with_predictions:
                     _store(decoded, self.task.decode(logits), rows.cpu().numpy(), len(data))
         model.train(was_training)
 
         scores = metrics.compute() if metrics is not None else {}
         if has_targets:
-            scores["loss"] = loss_sum / max(count, 1)
+            totals = torch.stack(
+                [
+                    torch.as_tensor(loss_sum, device=device).float(),
+                    torch.tensor(float(count), device=device),
+                ]
+            )
+            if accelerator is not None:
+                totals = accelerator.reduce(totals, reduction="sum")
+            scores["loss"] = (totals[0] / totals[1].clamp(min=1)).item()
         predictions = self._table(data, decoded) if with_predictions else None
         return EvalResult(metrics=scores, predictions=predictions)
 
@@ -75,6 +81,10 @@ class DefaultEvaluator(Evaluator):
             table["label"] = self.task.readable_targets(data.targets)
         table.update(self.task.readable(decoded))
         return pd.DataFrame(table)
+
+
+def _identity(x):
+    return x
 
 
 def _store(
