@@ -19,7 +19,12 @@ TOKENIZE_CHUNK = 4096
 
 
 class Encoded(Dataset):
-    """Model inputs per row (unpadded lists), optional targets, and the rows' ids."""
+    """Model inputs per row (unpadded lists), optional targets, and the rows' ids.
+
+    ``targets`` holds one fixed-size target per row (a class id, a score, a multi-hot row);
+    targets that follow the tokens (e.g. NER tags) are an input named ``labels`` instead, padded
+    with -100 like the loss expects.
+    """
 
     def __init__(self, inputs: dict[str, Sequence], ids: Sequence, targets: np.ndarray | None):
         self.inputs = inputs
@@ -31,6 +36,10 @@ class Encoded(Dataset):
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def has_targets(self) -> bool:
+        return self.targets is not None or "labels" in self.inputs
 
     def __getitem__(self, i: int) -> int:
         return i  # the collator gathers rows by index: one Python call per batch, not per row
@@ -50,8 +59,7 @@ def encode(df: pd.DataFrame, task: Any, tokenizer: Any, max_length: int, desc: s
     if not parts:
         parts = {"input_ids": []}
     ids = df["id"].tolist() if "id" in df.columns else list(range(len(df)))
-    targets = df["label"].to_numpy() if "label" in df.columns else None
-    return Encoded(parts, ids, targets)
+    return Encoded(parts, ids, task.targets(df))
 
 
 class Collator:
@@ -59,14 +67,14 @@ class Collator:
 
     def __init__(self, data: Encoded, pad_id: int):
         self.data = data
-        self.pad_id = pad_id
+        self.pad_values = {"input_ids": pad_id, "labels": -100}  # -100: ignored by the loss
 
     def __call__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         data = self.data
         width = int(data.lengths[indices].max()) if indices else 0
         batch: dict[str, torch.Tensor] = {}
         for key, column in data.inputs.items():
-            pad = self.pad_id if key == "input_ids" else 0
+            pad = self.pad_values.get(key, 0)
             out = torch.full((len(indices), width), pad, dtype=torch.long)
             for r, i in enumerate(indices):
                 row = column[i]

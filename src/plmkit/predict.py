@@ -15,6 +15,7 @@ from plmkit.rundir import RunDir
 from plmkit.stages.evaluate import DefaultEvaluator, EvalResult
 from plmkit.stages.preprocess import Step
 from plmkit.tasks.base import TaskAdapter
+from plmkit.validation import check
 
 
 @dataclass
@@ -46,9 +47,16 @@ class LoadedRun:
     def evaluate(
         self, df: pd.DataFrame, batch_size: int = 128, with_predictions: bool = True
     ) -> EvalResult:
-        df = self.prepare(df)
-        if "label" in df.columns:
-            df = self.task.encode_targets(df)
+        """Predict every row; score them too when they carry targets. Rows are validated with
+        the task's schema first (every bad row reported), then given the run's text steps."""
+        df = self.task.prepare(df)
+        df, _ = check(
+            df,
+            self.task.raw_schema(has_labels="label" in df.columns),
+            split="input",
+            stage="fetched",
+        )
+        df = self.task.encode_targets(self.prepare(df))
         data = encode(df, self.task, self.tokenizer, self.max_length, "predict")
         evaluator = DefaultEvaluator(self.task, batch_size=batch_size)
         return evaluator.evaluate(

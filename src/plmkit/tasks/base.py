@@ -71,6 +71,10 @@ class TaskAdapter(ABC):
     def tokenize(self, df: pd.DataFrame, tokenizer: Any, max_length: int) -> dict[str, Sequence]:
         """Model inputs per row, unpadded (padding happens per batch in the collator)."""
 
+    def targets(self, df: pd.DataFrame) -> np.ndarray | None:
+        """One target per row for the collator (None for unlabelled rows)."""
+        return df["label"].to_numpy() if "label" in df.columns else None
+
     # --- model --------------------------------------------------------------------------
     @abstractmethod
     def model_class(self) -> Any:
@@ -79,6 +83,11 @@ class TaskAdapter(ABC):
     @abstractmethod
     def model_kwargs(self) -> dict[str, Any]:
         """Config entries for the head (num_labels, id2label, problem_type, ...)."""
+
+    def model_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What the model is called with; by default the batch, ``labels`` included, so the
+        head computes its own loss. Drop ``labels`` here when :meth:`loss` computes it."""
+        return batch
 
     def loss(self, outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return outputs.loss

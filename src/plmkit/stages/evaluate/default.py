@@ -37,7 +37,7 @@ class DefaultEvaluator(Evaluator):
         if accelerator is not None:
             loader = accelerator.prepare_data_loader(loader, device_placement=False)
             gather = accelerator.gather_for_metrics
-        has_targets = data.targets is not None
+        has_targets = data.has_targets
         metrics = self.task.new_metrics() if has_targets else None
         decoded: dict[str, np.ndarray] = {}
         loss_sum, count = 0.0, 0
@@ -47,10 +47,10 @@ class DefaultEvaluator(Evaluator):
             for batch in tqdm(loader, desc="evaluate", unit="batch", disable=None, leave=False):
                 batch = {k: v.to(device) for k, v in batch.items()}
                 rows = batch.pop("row")
-                outputs = model(**batch)
+                outputs = model(**self.task.model_inputs(batch))
                 logits = outputs.logits
                 if has_targets:
-                    loss_sum += outputs.loss.detach().float() * len(rows)
+                    loss_sum += self.task.loss(outputs, batch).detach().float() * len(rows)
                     count += len(rows)
                     # Gathered across processes without the padding duplicates of the last batch.
                     logits, labels, rows = gather((logits, batch["labels"], rows))
@@ -92,7 +92,12 @@ def _store(
 ) -> None:
     """Write one batch's decoded outputs into per-row arrays, restoring the input order."""
     for key, values in batch.items():
-        values = values.cpu().numpy()
-        if key not in decoded:
-            decoded[key] = np.zeros((n, *values.shape[1:]), dtype=values.dtype)
-        decoded[key][rows] = values
+        if isinstance(values, torch.Tensor):
+            values = values.cpu().numpy()
+            if key not in decoded:
+                decoded[key] = np.zeros((n, *values.shape[1:]), dtype=values.dtype)
+            decoded[key][rows] = values
+        else:  # one variable-size value per row (e.g. entity spans)
+            decoded.setdefault(key, np.empty(n, dtype=object))
+            for row, value in zip(rows, values, strict=True):
+                decoded[key][row] = value

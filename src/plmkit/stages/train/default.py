@@ -95,7 +95,7 @@ class DefaultTrainer(Trainer):
             for batch in loader:
                 batch.pop("row")
                 with accelerator.accumulate(model):
-                    outputs = model(**batch)
+                    outputs = model(**self.task.model_inputs(batch))
                     loss = self.task.loss(outputs, batch)
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and cfg.max_grad_norm:
