@@ -189,7 +189,7 @@ def test_model_directory_holds_weights_tokenizer_and_task_state(trained):
     for name in ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"):
         assert (model_dir / name).is_file(), name
     state = json.loads((model_dir / "plmkit.json").read_text(encoding="utf-8"))
-    assert state == {"task": "text_classification", "state": {"labels": ["0", "1"]}}
+    assert state == {"task": "text_classification", "state": {"labels": ["0", "1"], "params": None}}
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     assert config["id2label"] == {"0": "0", "1": "1"}
 

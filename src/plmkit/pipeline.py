@@ -40,7 +40,7 @@ class RunResult:
 
 
 def build_task(config: RunConfig) -> TaskAdapter:
-    return registry.tasks.get(config.task)(labels=config.data.labels)
+    return registry.tasks.get(config.task)(config.task_options, labels=config.data.labels)
 
 
 def build_fetcher(config: RunConfig, task: TaskAdapter) -> Fetcher:

@@ -263,7 +263,7 @@ def test_readable_maps_ids_to_names():
 def test_state_round_trip():
     task = fitted(["z", "a", "m"])
     state = task.state()
-    assert state == {"labels": ["a", "m", "z"]}
+    assert state == {"labels": ["a", "m", "z"], "params": None}
     again = TextClassification.from_state(state)
     assert again.labels == task.labels
     assert again.model_kwargs() == task.model_kwargs()

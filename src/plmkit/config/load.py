@@ -131,6 +131,7 @@ def check_components(config: RunConfig) -> Errors:
     _resolve(registry.schedules, config.training.schedule, "training.schedule", errors, True)
     _resolve(registry.evaluators, config.evaluation.evaluator, "evaluation.evaluator", errors, True)
     if _is_a(task, TaskAdapter, "task", errors):
+        errors += validate_params(task, config.task_options, "task_options")
         columns = config.data.params.get("columns")
         for key in columns if isinstance(columns, dict) else []:
             if key not in task.columns:

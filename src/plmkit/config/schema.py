@@ -154,6 +154,9 @@ class OutputConfig(Section):
 class RunConfig(Section):
     schema_version: Literal[1] = SCHEMA_VERSION
     task: str = "text_classification"
+    task_options: dict[str, Any] = Field(
+        default_factory=dict, description="the task adapter's own options (its Params)"
+    )
     seed: int = 42
     data: DataConfig = Field(default_factory=DataConfig)
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)

@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel
+
 if TYPE_CHECKING:  # kept out of import time: checking a config must not wait for torch
     import numpy as np
     import pandas as pd
@@ -37,6 +39,18 @@ class TaskAdapter(ABC):
     stratify_by: ClassVar[str | None] = "label"
     # Metric names usable as training.best_metric, mapped to "higher is better".
     metrics: ClassVar[dict[str, bool]]
+    # The adapter's own options (config section ``task_options``), a Pydantic model.
+    Params: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(
+        self, params: BaseModel | dict[str, Any] | None = None, *, labels: list[str] | None = None
+    ):
+        if self.Params is None:
+            params = None  # unknown task_options were already reported by the config check
+        elif not isinstance(params, BaseModel):
+            params = self.Params.model_validate(params or {})
+        self.params = params
+        self.labels = list(labels) if labels else None
 
     @classmethod
     def metric_names(cls) -> list[str]:
@@ -106,10 +120,12 @@ class TaskAdapter(ABC):
     def readable_targets(self, targets: np.ndarray) -> np.ndarray:
         return targets
 
-    @abstractmethod
     def state(self) -> dict[str, Any]:
-        """What a saved run needs to rebuild this adapter (see :meth:`from_state`)."""
+        """What a saved run needs to rebuild this adapter (see :meth:`from_state`): its options
+        and what :meth:`fit` learned. Extend both when ``fit`` learns more than labels."""
+        params = self.params.model_dump(mode="json") if self.params is not None else None
+        return {"labels": self.labels, "params": params}
 
     @classmethod
-    @abstractmethod
-    def from_state(cls, state: dict[str, Any]) -> TaskAdapter: ...
+    def from_state(cls, state: dict[str, Any]) -> TaskAdapter:
+        return cls(state.get("params"), labels=state.get("labels"))

@@ -84,9 +84,6 @@ class TextClassification(TaskAdapter):
     columns = {"id": False, "text": True, "label": False}
     metrics = {"accuracy": True, "macro_f1": True, "loss": False}
 
-    def __init__(self, labels: list[str] | None = None):
-        self.labels = list(labels) if labels else None
-
     # --- data ---------------------------------------------------------------------------
     def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
         """Labels as strings, whether the file held names or numbers (JSON 10 == CSV "10")."""
@@ -194,10 +191,3 @@ class TextClassification(TaskAdapter):
 
     def readable_targets(self, targets: np.ndarray) -> np.ndarray:
         return np.asarray(self.labels, dtype=object)[targets]
-
-    def state(self) -> dict[str, Any]:
-        return {"labels": self.labels}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> TextClassification:
-        return cls(labels=state["labels"])
