@@ -216,8 +216,6 @@ def test_predict_file_matches_the_runs_test_predictions(trained, cli, tmp_path):
         trained.run,
         "--input",
         trained.test,
-        "--text-column",
-        "document",
         "--output",
         out_csv,
     )
@@ -231,7 +229,8 @@ def test_predict_file_matches_the_runs_test_predictions(trained, cli, tmp_path):
 
 
 def test_evaluate_reproduces_the_test_metrics(trained, cli):
-    rc, out, err = cli("evaluate", trained.run, "--data", trained.test, "--text-column", "document")
+    # No column flags: the file is read like the run's training data (text <- document).
+    rc, out, err = cli("evaluate", trained.run, "--data", trained.test)
     assert rc == 0, err
     test = trained.metrics()["test"]
     written = trained.run / "evaluations" / Path(trained.test).name
@@ -379,3 +378,36 @@ def test_the_demo_config_validates():
 def test_example_configs_validate(path):
     config = load_config(path)
     assert config.task and config.model.max_length >= 8
+
+
+def test_predict_reads_other_layouts_with_column_flags(trained, cli, tmp_path):
+    rows = pd.read_csv(trained.test, sep="\t", dtype=str, keep_default_na=False)
+    other = tmp_path / "other.csv"
+    rows.rename(columns={"document": "review", "id": "rid"})[["rid", "review"]].to_csv(
+        other, index=False
+    )
+    rc, out, err = cli(
+        "predict",
+        trained.run,
+        "--input",
+        other,
+        "--format",
+        "csv",
+        "--quoting",
+        "minimal",
+        "--column",
+        "text=review",
+        "--column",
+        "id=rid",
+    )
+    assert rc == 0, err
+    got = pd.read_csv(io.StringIO(out), dtype={"id": str, "pred": str})
+    expected = trained.predictions()
+    assert got["id"].tolist() == expected["id"].tolist()
+    assert got["pred"].tolist() == expected["pred"].tolist()
+
+
+def test_predict_with_a_bad_column_flag_is_one_line(trained, cli):
+    rc, _, err = cli("predict", trained.run, "--input", trained.test, "--column", "text")
+    assert rc == 2
+    assert err.startswith("error: --column 'text': expected TASK=FILE")

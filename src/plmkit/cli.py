@@ -76,14 +76,20 @@ def _add_input_args(parser, flag: str, required: bool = False, group=None) -> No
         type=Path,
         required=required,
         dest="input",
-        help="CSV/TSV/JSONL/JSON/Parquet file (optionally compressed)",
+        help="CSV/TSV/JSONL/JSON/Parquet file (optionally compressed); read like the run's "
+        "training data unless the options below say otherwise",
     )
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--label-column", default="label")
-    parser.add_argument("--id-column", default="id")
-    parser.add_argument("--encoding", default="utf-8")
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="TASK=FILE",
+        help="map a task column to a file column, e.g. --column text=document (repeatable)",
+    )
+    parser.add_argument("--format", default=None)
+    parser.add_argument("--encoding", default=None)
     parser.add_argument("--delimiter", default=None)
-    parser.add_argument("--quoting", choices=["minimal", "none"], default="minimal")
+    parser.add_argument("--quoting", choices=["minimal", "none"], default=None)
     parser.add_argument("--batch-size", type=int, default=128)
 
 
@@ -125,8 +131,9 @@ def cmd_validate(args) -> int:
 def cmd_evaluate(args) -> int:
     from plmkit.predict import load_run
 
+    _column_flags(args)  # bad flags fail before the model loads
     loaded = load_run(args.run_dir)
-    df = _read_input(args, labelled=True)
+    df = _read_input(args, loaded, labelled=True)
     out = loaded.evaluate(df, batch_size=args.batch_size)
     dest = loaded.run.path / "evaluations" / _stem(args.input)
     dest.mkdir(parents=True, exist_ok=True)
@@ -140,11 +147,12 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from plmkit.predict import load_run
 
+    _column_flags(args)
     loaded = load_run(args.run_dir)
     if args.text:
         table = loaded.predict(args.text, batch_size=args.batch_size)
     else:
-        df = _read_input(args, labelled=False)
+        df = _read_input(args, loaded, labelled=False)
         table = loaded.evaluate(df, batch_size=args.batch_size).predictions
     if args.output:
         table.to_csv(args.output, index=False)
@@ -180,20 +188,29 @@ def demo_overrides() -> list[str]:
     return overrides
 
 
-def _read_input(args, labelled: bool):
-    from plmkit.pipeline import add_ids
-    from plmkit.stages.fetch import TableOptions, read_table
+def _column_flags(args) -> dict[str, str]:
+    columns = {}
+    for item in args.column:
+        task_col, sep, file_col = item.partition("=")
+        if not sep or not task_col or not file_col:
+            raise PlmkitError(f"--column {item!r}: expected TASK=FILE, e.g. text=document")
+        columns[task_col] = file_col
+    return columns
 
-    options = TableOptions(
-        encoding=args.encoding,
-        delimiter=args.delimiter,
-        quoting=args.quoting,
-        columns={"text": args.text_column, "label": args.label_column, "id": args.id_column},
-    )
-    wanted = {"id": False, "text": True, "label": labelled}
-    if args.label_column == "label" and not labelled:
-        options.columns.pop("label")
-    return add_ids(read_table(args.input, options, wanted))
+
+def _read_input(args, loaded, labelled: bool):
+    columns = _column_flags(args)
+    options = {
+        k: v
+        for k, v in [
+            ("format", args.format),
+            ("encoding", args.encoding),
+            ("delimiter", args.delimiter),
+            ("quoting", args.quoting),
+        ]
+        if v is not None
+    }
+    return loaded.read_input(args.input, columns=columns, labelled=labelled, **options)
 
 
 def _stem(path: Path) -> str:
@@ -235,6 +252,8 @@ def _setup_logging(verbose: bool) -> None:
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if not sys.stderr.isatty():  # no progress-bar litter in logs and pipes
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         for noisy in ("accelerate", "transformers", "httpx", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 

@@ -121,7 +121,7 @@ class Pipeline:
     def _check(self, splits, stage, schema_for, rejected) -> dict[str, pd.DataFrame]:
         out = {}
         for name, df in splits.items():
-            schema = schema_for(has_labels="label" in df.columns)
+            schema = schema_for(has_labels=self.task.has_targets(df))
             df_ok, bad = check(
                 df, schema, split=name, stage=stage, on_invalid=self.config.data.on_invalid
             )

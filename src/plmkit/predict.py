@@ -7,12 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from plmkit import registry
 from plmkit.batching import encode
-from plmkit.errors import ModelError
+from plmkit.errors import DataError, ModelError
+from plmkit.pipeline import add_ids
 from plmkit.rundir import RunDir
 from plmkit.stages.evaluate import DefaultEvaluator, EvalResult
+from plmkit.stages.fetch import TableOptions, read_table
+from plmkit.stages.fetch.nsmc import READ_OPTIONS as NSMC_READ_OPTIONS
 from plmkit.stages.preprocess import Step
 from plmkit.tasks.base import TaskAdapter
 from plmkit.validation import check
@@ -52,7 +56,7 @@ class LoadedRun:
         df = self.task.prepare(df)
         df, _ = check(
             df,
-            self.task.raw_schema(has_labels="label" in df.columns),
+            self.task.raw_schema(has_labels=self.task.has_targets(df)),
             split="input",
             stage="fetched",
         )
@@ -62,6 +66,27 @@ class LoadedRun:
         return evaluator.evaluate(
             self.model, data, pad_id=self.pad_id, with_predictions=with_predictions
         )
+
+    def input_options(self, **overrides: Any) -> TableOptions:
+        """How to read a new file: like the run's training data (columns, encoding, quoting),
+        with ``overrides`` on top (``columns`` merged key by key)."""
+        data = self.config["data"]
+        if data.get("source") == "nsmc":
+            base = NSMC_READ_OPTIONS.model_dump()
+        else:
+            base = {k: data[k] for k in TableOptions.model_fields if k in data}
+        columns = {**base.get("columns", {}), **overrides.pop("columns", {})}
+        try:
+            return TableOptions.model_validate({**base, **overrides, "columns": columns})
+        except ValidationError as exc:
+            raise DataError(f"input options: {exc.errors()[0]['msg']}") from None
+
+    def read_input(self, path, *, labelled: bool, **overrides: Any) -> pd.DataFrame:
+        """Read a file of new rows with the task's columns; ``labelled`` demands targets."""
+        wanted = dict(self.task.columns)
+        for col in self.task.target_columns:
+            wanted[col] = labelled
+        return add_ids(read_table(path, self.input_options(**overrides), wanted))
 
     def predict(self, texts: list[str], batch_size: int = 128) -> pd.DataFrame:
         df = pd.DataFrame({"id": range(len(texts)), "text": texts})

@@ -36,7 +36,7 @@ def test_tiny_config_loads_and_fills_defaults(tiny_config, tiny_files):
     assert config.training.epochs == 3
     assert config.training.optimizer == "adamw"
     assert config.training.schedule == "linear"
-    assert config.training.best_metric == "accuracy"
+    assert config.training.best_metric is None  # the task decides: accuracy for this one
     assert config.evaluation.splits == ["test"]
     assert [s.name for s in config.preprocess.steps] == [
         "nfc",

@@ -143,7 +143,7 @@ def check_components(config: RunConfig) -> Errors:
                     )
                 )
         metrics = task.metric_names()
-        if config.training.best_metric not in metrics:
+        if config.training.best_metric not in [None, *metrics]:
             hint = difflib.get_close_matches(config.training.best_metric, metrics, n=1)
             errors.append(
                 (

@@ -133,7 +133,9 @@ class TrainingConfig(Section):
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     group_by_length: bool = Field(True, description="batch texts of similar length together")
-    best_metric: str = Field("accuracy", description="validation metric that picks the best epoch")
+    best_metric: str | None = Field(
+        None, description="validation metric that picks the best epoch; default: the task's own"
+    )
     num_workers: int = Field(0, ge=0)
     log_every: int = Field(50, ge=1)
 

@@ -37,6 +37,9 @@ class TaskAdapter(ABC):
     # Columns that preprocessing steps rewrite, and the column a hold-out split stratifies by.
     text_columns: ClassVar[tuple[str, ...]] = ("text",)
     stratify_by: ClassVar[str | None] = "label"
+    # The columns holding what the model learns to predict; a split without them is predicted,
+    # not scored.
+    target_columns: ClassVar[tuple[str, ...]] = ("label",)
     # Metric names usable as training.best_metric, mapped to "higher is better".
     metrics: ClassVar[dict[str, bool]]
     # The adapter's own options (config section ``task_options``), a Pydantic model.
@@ -57,10 +60,19 @@ class TaskAdapter(ABC):
         return list(cls.metrics)
 
     @classmethod
+    def default_metric(cls) -> str:
+        """The metric that picks the best epoch unless training.best_metric says otherwise."""
+        return next(iter(cls.metrics))
+
+    @classmethod
     def greater_is_better(cls, metric: str) -> bool:
         return cls.metrics[metric]
 
     # --- data ---------------------------------------------------------------------------
+    @classmethod
+    def has_targets(cls, df: pd.DataFrame) -> bool:
+        return all(c in df.columns for c in cls.target_columns)
+
     def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
         """Normalise a split as fetched, before validation (e.g. labels to one type)."""
         return df

@@ -403,3 +403,22 @@ def test_row_ref_without_offset():
     assert row_ref(df, "y") == "data row y"
     df.attrs = {"source": "dataframe 'train'", "line_offset": None}
     assert row_ref(df, "x") == "dataframe 'train' row x"
+
+
+def test_nested_json_fields_map_by_dotted_path(tmp_path):
+    records = [
+        {
+            "pair": {"premise": "비가 온다", "hypothesis": "날씨가 맑다"},
+            "gold_label": "contradiction",
+        },
+        {
+            "pair": {"premise": "고양이가 잔다", "hypothesis": "동물이 있다"},
+            "gold_label": "entailment",
+        },
+    ]
+    path = tmp_path / "nli.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    options = TableOptions(columns={"text": "pair.premise", "label": "gold_label"})
+    df = read_table(path, options, {"text": True, "label": False})
+    assert df["text"].tolist() == ["비가 온다", "고양이가 잔다"]
+    assert df["label"].tolist() == ["contradiction", "entailment"]

@@ -98,6 +98,10 @@ def read_table(
         raise DataError(f"{path}: cannot read: {exc}") from None
     if len(df) == 0:
         raise DataError(f"{path}: no data rows (header only?)")
+    nested = [c for c in options.columns.values() if "." in c and c not in df.columns]
+    if nested and fmt in ("json", "jsonl"):
+        # Nested records ({"premise": {"text": ...}}) are flattened to dotted column names.
+        df = pd.json_normalize(df.to_dict("records"))
     wanted = {}
     for task_col, required in task_columns.items():
         file_col = options.columns.get(task_col, task_col)

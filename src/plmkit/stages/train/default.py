@@ -80,7 +80,8 @@ class DefaultTrainer(Trainer):
             model, optimizer, loader, scheduler
         )
 
-        metric, higher = cfg.best_metric, self.task.greater_is_better(cfg.best_metric)
+        metric = cfg.best_metric or self.task.default_metric()
+        higher = self.task.greater_is_better(metric)
         best_value, best_epoch, best_metrics, best_state = None, None, {}, None
         history, step = [], 0
         bar = tqdm(total=total_steps, desc="train", unit="step", disable=None, dynamic_ncols=True)
