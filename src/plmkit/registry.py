@@ -85,7 +85,7 @@ fetchers: Registry[Any] = Registry(
         "url": "plmkit.stages.fetch.url:UrlFetcher",
         "nsmc": "plmkit.stages.fetch.nsmc:NsmcFetcher",
         "dataframe": "plmkit.stages.fetch.frame:DataFrameFetcher",
-    "conll": "plmkit.stages.fetch.conll:ConllFetcher",
+        "conll": "plmkit.stages.fetch.conll:ConllFetcher",
     },
 )
 steps: Registry[Any] = Registry(
@@ -135,10 +135,10 @@ tasks: Registry[Any] = Registry(
     "tasks",
     {
         "text_classification": "plmkit.tasks.classification:TextClassification",
-    "pair_classification": "plmkit.tasks.pair:PairClassification",
-    "multi_label": "plmkit.tasks.multilabel:MultiLabelClassification",
-    "regression": "plmkit.tasks.regression:Regression",
-    "tobit_regression": "plmkit.tasks.tobit:TobitRegression",
-    "token_classification": "plmkit.tasks.token_classification:TokenClassification",
+        "pair_classification": "plmkit.tasks.pair:PairClassification",
+        "multi_label": "plmkit.tasks.multilabel:MultiLabelClassification",
+        "regression": "plmkit.tasks.regression:Regression",
+        "tobit_regression": "plmkit.tasks.tobit:TobitRegression",
+        "token_classification": "plmkit.tasks.token_classification:TokenClassification",
     },
 )
