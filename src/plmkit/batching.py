@@ -155,7 +155,11 @@ def train_loader(
         else ShuffledBatchSampler(len(data), batch_size, seed)
     )
     return DataLoader(
-        data, batch_sampler=sampler, collate_fn=Collator(data, pad_id), num_workers=num_workers
+        data,
+        batch_sampler=sampler,
+        collate_fn=Collator(data, pad_id),
+        num_workers=num_workers,
+        generator=_own_generator(seed),
     )
 
 
@@ -164,5 +168,16 @@ def eval_loader(data: Encoded, batch_size: int, pad_id: int, num_workers: int = 
     order = np.argsort(-data.lengths, kind="stable")
     batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     return DataLoader(
-        data, batch_sampler=batches, collate_fn=Collator(data, pad_id), num_workers=num_workers
+        data,
+        batch_sampler=batches,
+        collate_fn=Collator(data, pad_id),
+        num_workers=num_workers,
+        generator=_own_generator(0),
     )
+
+
+def _own_generator(seed: int) -> torch.Generator:
+    """Each DataLoader iterator draws a seed for its workers. From its own generator, that
+    draw leaves the global RNG (dropout) alone, so a resumed run sees the same random
+    numbers as one that never stopped."""
+    return torch.Generator().manual_seed(seed)

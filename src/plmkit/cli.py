@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except PlmkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return getattr(exc, "exit_code", EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="fetch, preprocess, train and evaluate from a config")
     run.add_argument("config", type=Path)
     run.add_argument("overrides", nargs="*", help="dotted overrides, e.g. training.epochs=1")
+    run.add_argument(
+        "--resume", action="store_true", help="continue the run in output.name from its checkpoint"
+    )
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check config, data schema and model, without training")
@@ -86,7 +89,7 @@ def _add_input_args(parser, flag: str, required: bool = False, group=None) -> No
         metavar="TASK=FILE",
         help="map a task column to a file column, e.g. --column text=document (repeatable)",
     )
-    parser.add_argument("--format", default=None)
+    parser.add_argument("--format", default=None, help="csv, tsv, jsonl, json, parquet, conll")
     parser.add_argument("--encoding", default=None)
     parser.add_argument("--delimiter", default=None)
     parser.add_argument("--quoting", choices=["minimal", "none"], default=None)
@@ -95,7 +98,8 @@ def _add_input_args(parser, flag: str, required: bool = False, group=None) -> No
 
 # --- commands ------------------------------------------------------------------------------
 def cmd_run(args) -> int:
-    config = load_config(args.config, args.overrides)
+    resume = ["output.resume=true"] if args.resume else []
+    config = load_config(args.config, [*args.overrides, *resume])
     return _run(config)
 
 
@@ -122,7 +126,7 @@ def cmd_validate(args) -> int:
     splits, rejected = pipeline.load_data()
     rows = ", ".join(f"{name} {len(df)}" for name, df in splits.items())
     print(f"data: ok ({rows} rows; {len(rejected)} rejected)")
-    tokenizer = load_tokenizer(config.model, splits["train"]["text"])
+    tokenizer = load_tokenizer(config.model, pipeline.task.tokenizer_texts(splits["train"]))
     load_model(config.model, pipeline.task, tokenizer)
     print(f"model: ok ({config.model.name_or_path or 'from_scratch'})")
     return 0
@@ -223,23 +227,20 @@ def _metrics_line(metrics: dict) -> str:
 
 
 def print_summary(result) -> None:
+    """One row per evaluated split: the task's headline metrics (its metric names, in order)."""
     s = result.summary
-    rows = [("split", "rows", "accuracy", "macro_f1", "loss")]
+    names = [m for m in result.task.metric_names() if m != "loss"][:3] + ["loss"]
+    rows = [("split", "rows", *names)]
     for split, metrics in result.metrics.items():
-        rows.append(
-            (
-                split,
-                str(s["rows"].get(split, "")),
-                *(
-                    f"{metrics[k]:.4f}" if k in metrics else "-"
-                    for k in ("accuracy", "macro_f1", "loss")
-                ),
-            )
-        )
+        shown = [f"{metrics[k]:.4f}" if isinstance(metrics.get(k), float) else "-" for k in names]
+        rows.append((split, str(s["rows"].get(split, "")), *shown))
+    for split in s["rows"]:
+        if split not in result.metrics and split not in ("train", "validation"):
+            rows.append((split, str(s["rows"][split]), *["-"] * len(names)))  # predicted only
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print()
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)))
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
     print(f"\nrejected rows: {s['rejected']}", end="")
     if s["rejected"]:
         print(f" ({result.run.rejected_path})", end="")

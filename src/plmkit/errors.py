@@ -30,3 +30,12 @@ class ModelError(PlmkitError):
 
 class RunDirError(PlmkitError):
     """The run directory is missing, incomplete, or would be overwritten."""
+
+
+class TrainingStopped(PlmkitError):
+    """Training stopped before its end: interrupted (SIGINT/SIGTERM) or a non-finite loss.
+    The message says where the last good checkpoint is and how to resume."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        self.exit_code = exit_code
+        super().__init__(message)

@@ -37,6 +37,7 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
     model: Any = None
     tokenizer: Any = None
+    task: Any = None
 
 
 def build_task(config: RunConfig) -> TaskAdapter:
@@ -135,10 +136,11 @@ class Pipeline:
         cfg = self.config
         started = time.perf_counter()
         if run is None:  # checked now, created once data and model have loaded
-            run = RunDir.plan(cfg.output.dir, cfg.output.name, cfg.task, cfg.output.overwrite)
+            out = cfg.output
+            run = RunDir.plan(out.dir, out.name, cfg.task, out.overwrite, resume=out.resume)
 
         splits, rejected = self.load_data()
-        tokenizer = load_tokenizer(cfg.model, splits["train"]["text"])
+        tokenizer = load_tokenizer(cfg.model, self.task.tokenizer_texts(splits["train"]))
         set_seed(cfg.seed)  # a new head's (or a scratch model's) initial weights follow the seed
         model = load_model(cfg.model, self.task, tokenizer)
 
@@ -175,7 +177,12 @@ class Pipeline:
         )
         run.write_json("metrics.json", {**metrics, "summary": summary})
         return RunResult(
-            run=run, metrics=metrics, summary=summary, model=model, tokenizer=tokenizer
+            run=run,
+            metrics=metrics,
+            summary=summary,
+            model=model,
+            tokenizer=tokenizer,
+            task=self.task,
         )
 
     def evaluate_split(

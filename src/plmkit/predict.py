@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from plmkit.pipeline import add_ids
 from plmkit.rundir import RunDir
 from plmkit.stages.evaluate import DefaultEvaluator, EvalResult
 from plmkit.stages.fetch import TableOptions, read_table
+from plmkit.stages.fetch.conll import ConllOptions, read_conll
 from plmkit.stages.fetch.nsmc import READ_OPTIONS as NSMC_READ_OPTIONS
 from plmkit.stages.preprocess import Step
 from plmkit.tasks.base import TaskAdapter
@@ -83,6 +85,24 @@ class LoadedRun:
 
     def read_input(self, path, *, labelled: bool, **overrides: Any) -> pd.DataFrame:
         """Read a file of new rows with the task's columns; ``labelled`` demands targets."""
+        data = self.config["data"]
+        fmt = overrides.get("format")
+        table_suffix = Path(path).suffix.lower() in (
+            ".jsonl",
+            ".ndjson",
+            ".json",
+            ".csv",
+            ".parquet",
+        )
+        if fmt == "conll" or (fmt is None and data.get("source") == "conll" and not table_suffix):
+            overrides.pop("format", None)
+            overrides.pop("columns", None)
+            base = {k: data[k] for k in ConllOptions.model_fields if k in data}
+            try:
+                options = ConllOptions.model_validate({**base, **overrides})
+            except ValidationError as exc:
+                raise DataError(f"input options: {exc.errors()[0]['msg']}") from None
+            return add_ids(read_conll(path, options))
         wanted = dict(self.task.columns)
         for col in self.task.target_columns:
             wanted[col] = labelled

@@ -7,6 +7,8 @@
     rejected.csv       every row taken out of the data, with where it was and why
     predictions/       <split>.csv: id, gold label (when known), prediction, probability
     model/             best model + tokenizer (safetensors), and plmkit.json (task state)
+    checkpoints/       step-N/ (model, optimizer, scheduler, RNG states, loop progress) and
+                       best.safetensors; `plmkit run --resume` continues from the newest
 
 Later components (reports, exports, trackers) add their own files next to these.
 """
@@ -44,13 +46,20 @@ class RunDir:
 
     # --- creating and opening -------------------------------------------------------------
     @classmethod
-    def plan(cls, parent: Path, name: str | None, prefix: str, overwrite: bool) -> RunDir:
+    def plan(
+        cls, parent: Path, name: str | None, prefix: str, overwrite: bool, resume: bool = False
+    ) -> RunDir:
         """Name the new run's directory and check it may be written; nothing is created yet,
-        so a run that fails on its data or model leaves nothing behind."""
+        so a run that fails on its data or model leaves nothing behind. Resuming needs the
+        directory of the run to continue; starting fresh needs none (or ``overwrite``)."""
         name = name or f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         run = cls(Path(parent) / name)
         if Path(parent).exists() and not Path(parent).is_dir():
             raise RunDirError(f"{parent}: output.dir is not a directory")
+        if resume:
+            if not run.path.is_dir():
+                raise RunDirError(f"{run.path}: no run to resume (check output.dir/output.name)")
+            return run
         if (
             run.path.exists()
             and not overwrite
@@ -121,9 +130,14 @@ class RunDir:
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text(encoding="utf-8"))
 
-    def append_history(self, record: dict[str, Any]) -> None:
-        with (self.path / "history.jsonl").open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    def write_history(self, records: list[dict[str, Any]]) -> None:
+        """The whole history, rewritten each epoch (a resumed run never repeats a line)."""
+        lines = [json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records]
+        (self.path / "history.jsonl").write_text("".join(lines), encoding="utf-8")
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoints"
 
     def write_rejected(self, rejected: pd.DataFrame) -> None:
         rejected.to_csv(self.rejected_path, index=False)

@@ -8,6 +8,7 @@ pipeline can write them to the run directory. Nothing disappears without a recor
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -38,6 +39,7 @@ def check(
         return df, empty_rejected()
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
+    cases, explained = _split_row_checks(df, schema, cases)
     whole = cases[cases["index"].isna()]
     if len(whole):  # a missing column or wrong dtype of the whole frame: no row to drop
         first = whole.iloc[0]
@@ -54,7 +56,7 @@ def check(
         for idx, col, check_name, value in cases[
             ["index", "column", "check", "failure_case"]
         ].itertuples(index=False)
-    ]
+    ] + explained
     failures.sort(key=lambda f: (_sortable(f[0]), f[1]))
     if on_invalid == "error":
         lines = [
@@ -90,8 +92,51 @@ def rejected_row(
         "reason": reason,
         "value": value,
         "id": row.get("id") if "id" in df.columns else None,
-        "text": row.get("text") if "text" in df.columns else None,
+        "text": _shown_text(row),
     }
+
+
+def _shown_text(row: pd.Series):
+    """The row's text for a person reading rejected.csv (token lists joined by spaces)."""
+    for col in ("text", "tokens"):
+        value = row.get(col)
+        if isinstance(value, (list, tuple)):
+            return " ".join(map(str, value))
+        if value is not None:
+            return value
+    return None
+
+
+def row_check(name: str, column: str, reasons: Callable[[pd.DataFrame], pd.Series]) -> pa.Check:
+    """A DataFrame-wide check that says what is wrong with each row: ``reasons(df)`` gives a
+    reason string, or None, per row (it must cope with missing columns and odd values).
+    :func:`check` reports each failing row once, under ``column``, with its reason; pandera
+    alone would repeat the row for every column with a generic message."""
+    import pandera.pandas as pa
+
+    found = pa.Check(lambda frame: reasons(frame).isna(), name=name)
+    found.row_reasons = (column, reasons)
+    return found
+
+
+def _split_row_checks(df: pd.DataFrame, schema: pa.DataFrameSchema, cases: pd.DataFrame):
+    """Failure cases without those of :func:`row_check` checks, and those as explained
+    ``(index, column, reason, value)`` failures."""
+    checks = {c.name: c.row_reasons for c in schema.checks if hasattr(c, "row_reasons")}
+    if not checks:
+        return cases, []
+    mine = cases["check"].isin(list(checks)) & cases["index"].notna()
+    explained = []
+    for name, (column, reasons) in checks.items():
+        found = cases.loc[mine & (cases["check"] == name), "index"]
+        rows = list(dict.fromkeys(_label(df, i) for i in found))
+        if not rows:
+            continue
+        why = reasons(df.loc[rows])
+        for i in rows:
+            value = df.at[i, column] if column in df.columns else None
+            explained.append((i, column, str(why[i]), value))
+    return cases[~mine], explained
 
 
 def empty_rejected() -> pd.DataFrame:
@@ -115,6 +160,13 @@ def _describe(check_name: str, value) -> str:
     if check_name.startswith("in_range("):
         return f"out of range {check_name[len('in_range') :]}"
     return f"fails check {check_name}"
+
+
+def _label(df: pd.DataFrame, index):
+    """A failure case's index as the frame's label (pandera gives floats next to NaN)."""
+    if isinstance(index, float) and index.is_integer() and pd.api.types.is_integer_dtype(df.index):
+        return int(index)
+    return index
 
 
 def _sortable(index):

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from plmkit.config.load import _model_in
 from plmkit.config.schema import RunConfig
+from plmkit.stages.fetch.conll import ConllSplits
 from plmkit.stages.fetch.files import FileSplits
 from plmkit.stages.fetch.nsmc import NsmcParams
 from plmkit.stages.fetch.url import UrlSplits
@@ -27,5 +28,6 @@ def keys_of(model: type[BaseModel]) -> set[str]:
 
 def test_every_config_key_is_documented():
     keys = keys_of(RunConfig) | keys_of(FileSplits) | keys_of(UrlSplits) | keys_of(NsmcParams)
+    keys |= keys_of(ConllSplits)
     missing = sorted(k for k in keys if f"`{k}`" not in DOC)
     assert missing == []

@@ -137,7 +137,7 @@ def test_unknown_key_with_hint(config, path, hint):
 
 def test_unknown_key_without_close_match_lists_the_keys():
     found = errors_of(minimal(output={"zzzz": 1}))
-    assert found == {"output.zzzz": "unknown key; expected one of: dir, name, overwrite"}
+    assert found == {"output.zzzz": "unknown key; expected one of: dir, name, overwrite, resume"}
 
 
 def test_param_of_a_step_that_takes_none():

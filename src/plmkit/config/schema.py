@@ -137,6 +137,14 @@ class TrainingConfig(Section):
         None, description="validation metric that picks the best epoch; default: the task's own"
     )
     num_workers: int = Field(0, ge=0)
+    checkpoint_every: int | None = Field(
+        None, ge=1, description="also checkpoint every N optimizer steps (always at epoch end)"
+    )
+    keep_checkpoints: int = Field(1, ge=1, description="how many recent checkpoints to keep")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="stop after this many epochs without improvement"
+    )
+    early_stopping_min_delta: float = Field(0.0, ge=0, description="smallest change that counts")
     log_every: int = Field(50, ge=1)
 
 
@@ -151,6 +159,17 @@ class OutputConfig(Section):
     dir: Path = Field(Path("runs"), description="parent folder of run directories")
     name: str | None = Field(None, description="run directory name; default: <task>-<timestamp>")
     overwrite: bool = Field(False, description="replace an existing run directory of that name")
+    resume: bool = Field(
+        False, description="continue the named run from its last checkpoint (plmkit run --resume)"
+    )
+
+    @model_validator(mode="after")
+    def _resume_needs_name(self) -> OutputConfig:
+        if self.resume and self.overwrite:
+            raise ValueError("output.resume and output.overwrite exclude each other")
+        if self.resume and not self.name:
+            raise ValueError("output.resume needs output.name: the run to continue")
+        return self
 
 
 class RunConfig(Section):

@@ -93,6 +93,10 @@ class TaskAdapter(ABC):
     def processed_schema(self, has_labels: bool) -> pa.DataFrameSchema:
         """Schema of a split ready for tokenisation."""
 
+    def tokenizer_texts(self, df: pd.DataFrame) -> list[str]:
+        """The texts a tokenizer trained from scratch (model.from_scratch) learns from."""
+        return [t for col in self.text_columns if col in df.columns for t in df[col].astype(str)]
+
     @abstractmethod
     def tokenize(self, df: pd.DataFrame, tokenizer: Any, max_length: int) -> dict[str, Sequence]:
         """Model inputs per row, unpadded (padding happens per batch in the collator)."""

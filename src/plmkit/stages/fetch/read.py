@@ -154,8 +154,13 @@ def _read(path: Path, fmt: str, options: TableOptions, encoding: str):
 
 
 def row_ref(df: pd.DataFrame, index: object) -> str:
-    """Human pointer to one row: ``file line N`` for text files, ``source row N`` otherwise."""
+    """Human pointer to one row: ``file line N`` for text files, ``source row N`` otherwise.
+    A row spanning several lines (a CoNLL sentence) names its first line, read from the column
+    that ``df.attrs['line_column']`` names."""
     source = df.attrs.get("source", "data")
+    line_column = df.attrs.get("line_column")
+    if line_column in df.columns and index in df.index:
+        return f"{source} line {int(df.at[index, line_column])}"
     offset = df.attrs.get("line_offset")
     if offset is not None and isinstance(index, (int, np.integer)):
         return f"{source} line {int(index) + offset}"

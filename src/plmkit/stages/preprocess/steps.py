@@ -129,6 +129,8 @@ class Deduplicate(FilterStep):
 
     def reasons(self, df, text_columns):
         cols = [c for c in text_columns if c in df.columns]
+        if not cols:  # e.g. token lists: nothing here to compare
+            return pd.Series(None, index=df.index, dtype=object)
         dup = df.duplicated(subset=cols, keep="first")
         first = df.drop_duplicates(subset=cols, keep="first")
         first_ref = {tuple(r[1:]): row_ref(df, r[0]) for r in first[cols].itertuples()}
