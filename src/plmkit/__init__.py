@@ -14,7 +14,14 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "plmkit.config": ["RunConfig", "load_config"],
-    "plmkit.errors": ["ConfigError", "DataError", "ModelError", "PlmkitError", "RunDirError"],
+    "plmkit.errors": [
+        "ConfigError",
+        "DataError",
+        "ModelError",
+        "PlmkitError",
+        "RunDirError",
+        "TrainingStopped",
+    ],
     "plmkit.pipeline": ["Pipeline", "RunResult"],
     "plmkit.predict": ["LoadedRun", "load_run"],
     "plmkit.rundir": ["RunDir"],
@@ -56,7 +63,14 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # for editors and type checkers
     from plmkit import registry
     from plmkit.config import RunConfig, load_config
-    from plmkit.errors import ConfigError, DataError, ModelError, PlmkitError, RunDirError
+    from plmkit.errors import (
+        ConfigError,
+        DataError,
+        ModelError,
+        PlmkitError,
+        RunDirError,
+        TrainingStopped,
+    )
     from plmkit.pipeline import Pipeline, RunResult
     from plmkit.predict import LoadedRun, load_run
     from plmkit.rundir import RunDir
