@@ -165,15 +165,32 @@ def train_loader(
 
 def eval_loader(data: Encoded, batch_size: int, pad_id: int, num_workers: int = 0) -> DataLoader:
     """Longest rows first, in fixed batches: the least padding, and an early out-of-memory."""
-    order = np.argsort(-data.lengths, kind="stable")
-    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     return DataLoader(
         data,
-        batch_sampler=batches,
+        batch_sampler=LongestFirstBatches(data.lengths, batch_size),
         collate_fn=Collator(data, pad_id),
         num_workers=num_workers,
         generator=_own_generator(0),
     )
+
+
+class LongestFirstBatches(Sampler[list[int]]):
+    """Fixed batches, longest rows first. A Sampler with ``batch_size`` so that Accelerate can
+    shard it across processes (a plain list of batches would be replayed by every process)."""
+
+    def __init__(self, lengths: np.ndarray, batch_size: int):
+        self.batch_size = batch_size
+        self.drop_last = False
+        order = np.argsort(-lengths, kind="stable")
+        self.batches = [
+            order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
 
 
 def _own_generator(seed: int) -> torch.Generator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -19,7 +20,13 @@ EXIT_USER_ERROR = 2
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Known args first: overrides may follow a flag (`plmkit run CONFIG --resume a.b=1`), which
+    # argparse alone rejects as "unrecognized arguments".
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "overrides") and not any(a.startswith("-") for a in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _setup_logging(args.verbose)
     try:
         return args.func(args) or 0
@@ -112,7 +119,8 @@ def _run(config) -> int:
     from plmkit.pipeline import Pipeline
 
     result = Pipeline(config).run()
-    print_summary(result)
+    if _is_main_process():
+        print_summary(result)
     return 0
 
 
@@ -204,6 +212,17 @@ def _column_flags(args) -> dict[str, str]:
 
 def _read_input(args, loaded, labelled: bool):
     columns = _column_flags(args)
+    known = list(loaded.task.columns)
+    for task_col, file_col in columns.items():
+        if task_col not in known:
+            close = difflib.get_close_matches(task_col, known, n=1)
+            hint = (
+                f"did you mean '{close[0]}'?" if close else "expected one of: " + ", ".join(known)
+            )
+            raise PlmkitError(
+                f"--column {task_col}={file_col}: '{task_col}' is not a column of task "
+                f"{loaded.task.name}; {hint}"
+            )
     options = {
         k: v
         for k, v in [
@@ -248,8 +267,15 @@ def print_summary(result) -> None:
     print(f"run directory: {result.run.path}")
 
 
+def _is_main_process() -> bool:
+    """Under `accelerate launch`/torchrun only rank 0 talks (read from the environment, so
+    that no library is imported for it)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="plmkit: %(message)s")
+    level = logging.INFO if _is_main_process() else logging.WARNING
+    logging.basicConfig(level=level, format="plmkit: %(message)s")
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

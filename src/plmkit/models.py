@@ -92,6 +92,10 @@ def build_model(scratch: ScratchModelConfig, task: Any, tokenizer: Any, max_leng
         pad_token_id=tokenizer.pad_token_id,
         **task.model_kwargs(),
     )
+    if scratch.dropout is not None:
+        common.update(
+            hidden_dropout_prob=scratch.dropout, attention_probs_dropout_prob=scratch.dropout
+        )
     if scratch.architecture == "electra":
         cfg = ElectraConfig(embedding_size=scratch.embedding_size or scratch.hidden_size, **common)
     else:
@@ -118,6 +122,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
     tok.decoder = decoders.WordPiece()
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],  # pairs need segments
         unk_token="[UNK]",
         pad_token="[PAD]",
         cls_token="[CLS]",

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from accelerate.utils import set_seed
+from accelerate import PartialState
+from accelerate.utils import broadcast_object_list, set_seed
 
 from plmkit import registry
 from plmkit.batching import Encoded, encode
@@ -24,6 +25,7 @@ from plmkit.stages.evaluate import Evaluator
 from plmkit.stages.fetch import Fetcher
 from plmkit.stages.preprocess import Preprocessor
 from plmkit.stages.train import Trainer
+from plmkit.stages.train.precision import resolve_device
 from plmkit.tasks.base import TaskAdapter
 from plmkit.validation import check, empty_rejected
 
@@ -46,7 +48,7 @@ def build_task(config: RunConfig) -> TaskAdapter:
 
 def build_fetcher(config: RunConfig, task: TaskAdapter) -> Fetcher:
     cls = registry.fetchers.get(config.data.source)
-    return cls(config.data.params, columns=task.columns)
+    return cls(config.data.params, columns=task.columns, targets=task.target_columns)
 
 
 def build_preprocessor(config: RunConfig, task: TaskAdapter) -> Preprocessor:
@@ -135,19 +137,24 @@ class Pipeline:
     def run(self, run: RunDir | None = None) -> RunResult:
         cfg = self.config
         started = time.perf_counter()
+        # Under `accelerate launch` every process runs this; only the main one writes files.
+        # (cpu=True here lets torchrun/accelerate launch on CPUs use gloo across processes.)
+        state = PartialState(cpu=resolve_device(cfg.training.device) == "cpu")
+        main = state.is_main_process
         if run is None:  # checked now, created once data and model have loaded
-            out = cfg.output
-            run = RunDir.plan(out.dir, out.name, cfg.task, out.overwrite, resume=out.resume)
+            run = self._plan_run_dir(state)
 
         splits, rejected = self.load_data()
         tokenizer = load_tokenizer(cfg.model, self.task.tokenizer_texts(splits["train"]))
         set_seed(cfg.seed)  # a new head's (or a scratch model's) initial weights follow the seed
         model = load_model(cfg.model, self.task, tokenizer)
 
-        run.create(overwrite=cfg.output.overwrite)
-        run.write_config(cfg.model_dump(mode="json"))
-        run.write_versions()
-        run.write_rejected(rejected)
+        if main:
+            run.create(overwrite=cfg.output.overwrite)
+            run.write_config(cfg.model_dump(mode="json"))
+            run.write_versions()
+            run.write_rejected(rejected)
+        state.wait_for_everyone()
         encoded = {
             name: encode(df, self.task, tokenizer, cfg.model.max_length, name)
             for name, df in splits.items()
@@ -158,7 +165,8 @@ class Pipeline:
             model, encoded["train"], encoded.get("validation"), pad_id=pad_id, run=run
         )
         model = result.model
-        save_model(run, model, tokenizer, self.task)
+        if main:
+            save_model(run, model, tokenizer, self.task)
 
         metrics: dict[str, dict[str, Any]] = {}
         if result.best_metrics:
@@ -175,7 +183,8 @@ class Pipeline:
         summary.update(
             best_epoch=result.best_epoch, seconds=round(time.perf_counter() - started, 1)
         )
-        run.write_json("metrics.json", {**metrics, "summary": summary})
+        if main:
+            run.write_json("metrics.json", {**metrics, "summary": summary})
         return RunResult(
             run=run,
             metrics=metrics,
@@ -185,6 +194,17 @@ class Pipeline:
             task=self.task,
         )
 
+    def _plan_run_dir(self, state: PartialState) -> RunDir:
+        """The main process checks and names the run directory; the others learn its path."""
+        out = self.config.output
+        path = [None]
+        if state.is_main_process:
+            run = RunDir.plan(out.dir, out.name, self.config.task, out.overwrite, out.resume)
+            path = [str(run.path)]
+        if state.num_processes > 1:
+            broadcast_object_list(path)
+        return RunDir(path[0])
+
     def evaluate_split(
         self, model, data: Encoded, name: str, pad_id: int, run: RunDir, accelerator: Any = None
     ) -> dict[str, Any]:
@@ -192,7 +212,7 @@ class Pipeline:
         out = self.evaluator.evaluate(
             model, data, pad_id=pad_id, accelerator=accelerator, with_predictions=wanted
         )
-        if out.predictions is not None:
+        if out.predictions is not None and PartialState().is_main_process:
             path = run.predictions_path(name)
             path.parent.mkdir(parents=True, exist_ok=True)
             out.predictions.to_csv(path, index=False)

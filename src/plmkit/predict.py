@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -109,6 +109,12 @@ class LoadedRun:
         return add_ids(read_table(path, self.input_options(**overrides), wanted))
 
     def predict(self, texts: list[str], batch_size: int = 128) -> pd.DataFrame:
+        needed = [c for c, required in self.task.columns.items() if required and c != "text"]
+        if needed and "text" in self.task.columns:
+            raise DataError(
+                f"task {self.task.name} also needs column(s) {', '.join(needed)}: "
+                "predict from a file with --input"
+            )
         df = pd.DataFrame({"id": range(len(texts)), "text": texts})
         return self.evaluate(df, batch_size).predictions.assign(text=texts)
 

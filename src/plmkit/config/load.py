@@ -38,6 +38,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError([("", f"YAML syntax error at {where}{problem}")], str(path)) from None
+    except Exception as exc:  # PyYAML's constructors on '!!int x', '!!bool x', '!!timestamp x'
+        # raise ValueError, KeyError, AttributeError; very deep nesting RecursionError
+        detail = f"{type(exc).__name__}: {exc}"
+        raise ConfigError([("", f"YAML value error: {detail}")], str(path)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -57,7 +61,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             continue
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
+        except Exception:  # YAMLError, or PyYAML's constructors (see read_yaml): a plain string
             value = raw
         problem = _set_path(data, key.strip().split("."), value)
         if problem:
@@ -228,6 +232,9 @@ def _resolve(
         return reg.check(name) if name_only else reg.get(name)
     except PlmkitError as exc:
         errors.append((path, str(exc)))
+        return None
+    except Exception as exc:  # a dotted path runs the user's import: ':' or '.x' end here too
+        errors.append((path, f"cannot import '{name}': {type(exc).__name__}: {exc}"))
         return None
 
 

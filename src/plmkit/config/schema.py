@@ -86,6 +86,9 @@ class ScratchModelConfig(Section):
     num_heads: int = Field(4, ge=1)
     intermediate_size: int | None = Field(None, ge=8, description="default 4 * hidden_size")
     embedding_size: int | None = Field(128, ge=8, description="ELECTRA only")
+    dropout: float | None = Field(
+        None, ge=0, lt=1, description="hidden and attention dropout; default: the library's 0.1"
+    )
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ScratchModelConfig:

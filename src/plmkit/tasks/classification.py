@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
 
 from plmkit.errors import DataError
 from plmkit.tasks.base import Metrics, TaskAdapter
@@ -15,23 +17,61 @@ if TYPE_CHECKING:
     import pandera.pandas as pa
     import torch
 
+log = logging.getLogger(__name__)
+
 
 def _is_int_like(value: str) -> bool:
     return value.lstrip("-").isdigit()
 
 
+def label_string(v: Any) -> Any:
+    """One label as a string (CSV gives '1', JSON gives 1, and 1.0 when some labels are
+    missing); a null or empty cell becomes null, which the schema reports."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return v
+    if isinstance(v, str) and not v.strip():
+        return None  # an empty cell is a missing label, not a class named ''
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def as_label_strings(labels: pd.Series) -> pd.Series:
-    """Labels as strings (CSV gives '1', JSON gives 1, and 1.0 when some labels are missing);
-    nulls stay null for the schema."""
+    """Labels as strings; nulls stay null for the schema."""
+    return labels.map(label_string)
 
-    def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return v
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v)
 
-    return labels.map(one)
+def sort_labels(values: Iterable[str]) -> list[str]:
+    """Distinct label names in id order: numeric when all look like integers, else sorted."""
+    values = list(dict.fromkeys(values))
+    if all(_is_int_like(v) for v in values):
+        return sorted(values, key=int)
+    return sorted(values)
+
+
+def label_index(labels: list[str]) -> dict[str, int]:
+    """Raw label string -> class id: its name, or its id as a string (names win over ids)."""
+    index = {str(i): i for i in range(len(labels))}
+    index.update({name: i for i, name in enumerate(labels)})
+    return index
+
+
+class ClassificationParams(BaseModel):
+    """``task_options`` of (pair) text classification."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    class_weights: Literal["balanced"] | dict[str, PositiveFloat] | None = Field(
+        None,
+        description="weighted cross-entropy for imbalanced data: 'balanced' (n / (k * count), "
+        "from the train split) or {label name: weight} (unlisted labels weigh 1)",
+    )
+
+    @field_validator("class_weights", mode="before")
+    @classmethod
+    def _names_as_strings(cls, value: Any) -> Any:
+        """YAML reads ``{0: 1.0, 1: 4.0}`` with integer keys: labels are strings here."""
+        return {label_string(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
 class ConfusionMetrics(Metrics):
@@ -83,6 +123,14 @@ class TextClassification(TaskAdapter):
     name = "text_classification"
     columns = {"id": False, "text": True, "label": False}
     metrics = {"accuracy": True, "macro_f1": True, "loss": False}
+    Params = ClassificationParams
+
+    def __init__(
+        self, params: BaseModel | dict[str, Any] | None = None, *, labels: list[str] | None = None
+    ):
+        super().__init__(params, labels=labels)
+        # Per-class loss weights in label id order (None: the head's plain cross-entropy).
+        self.weights: list[float] | None = None
 
     # --- data ---------------------------------------------------------------------------
     def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -99,19 +147,40 @@ class TextClassification(TaskAdapter):
                 f"{train.attrs.get('source', 'train')}: the train split has no "
                 "label column (map it with data.columns.label)"
             )
-        if self.labels is not None:
-            return
-        values = as_label_strings(train["label"]).dropna().unique().tolist()
-        if all(_is_int_like(v) for v in values):
-            values.sort(key=int)
-        else:
-            values.sort()
-        if len(values) < 2:
-            raise DataError(
-                f"{train.attrs.get('source', 'train')}: column 'label' has "
-                f"{len(values)} distinct value(s); classification needs at least 2"
-            )
-        self.labels = values
+        if self.labels is None:
+            values = sort_labels(as_label_strings(train["label"]).dropna())
+            if len(values) < 2:
+                raise DataError(
+                    f"{train.attrs.get('source', 'train')}: column 'label' has "
+                    f"{len(values)} distinct value(s); classification needs at least 2"
+                )
+            self.labels = values
+        self.weights = self._fit_weights(train)
+
+    def _fit_weights(self, train: pd.DataFrame) -> list[float] | None:
+        """Loss weights per class from ``task_options.class_weights`` (None when unset)."""
+        wanted = self.params.class_weights
+        if wanted is None:
+            return None
+        if isinstance(wanted, dict):
+            unknown = sorted(set(wanted) - set(self.labels))
+            if unknown:
+                raise DataError(
+                    f"task_options.class_weights: {', '.join(map(repr, unknown))} not in the "
+                    f"label set {self.labels}"
+                )
+            return [float(wanted.get(name, 1.0)) for name in self.labels]
+        index = self._index()
+        ids = as_label_strings(train["label"]).map(index).dropna().astype("int64")
+        counts = np.bincount(ids, minlength=len(self.labels))
+        if (counts == 0).any():
+            absent = [self.labels[i] for i in np.flatnonzero(counts == 0)]
+            log.warning("class_weights: labels %s are not in the train split; weight 1", absent)
+        balanced = counts.sum() / (len(self.labels) * np.maximum(counts, 1))
+        return np.where(counts > 0, balanced, 1.0).round(6).tolist()
+
+    def _index(self) -> dict[str, int]:
+        return label_index(self.labels)
 
     def _accepted(self) -> list[Any]:
         """Raw label values that map onto a class: its name, or its id as int or string."""
@@ -134,10 +203,8 @@ class TextClassification(TaskAdapter):
     def encode_targets(self, df: pd.DataFrame) -> pd.DataFrame:
         if "label" not in df.columns:
             return df
-        index = {str(i): i for i in range(len(self.labels))}
-        index.update({name: i for i, name in enumerate(self.labels)})  # names win over ids
         out = df.copy()
-        out["label"] = as_label_strings(df["label"]).map(index).astype("int64")
+        out["label"] = as_label_strings(df["label"]).map(self._index()).astype("int64")
         return out
 
     def processed_schema(self, has_labels: bool) -> pa.DataFrameSchema:
@@ -175,6 +242,22 @@ class TextClassification(TaskAdapter):
             "problem_type": "single_label_classification",
         }
 
+    def model_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.weights is None:
+            return batch
+        return {k: v for k, v in batch.items() if k != "labels"}
+
+    def loss(self, outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The head's cross-entropy, or with class weights the weighted one computed here."""
+        if self.weights is None:
+            return outputs.loss
+        import torch
+        import torch.nn.functional as F
+
+        logits = outputs.logits.float()
+        weight = torch.tensor(self.weights, dtype=torch.float32, device=logits.device)
+        return F.cross_entropy(logits, batch["labels"], weight=weight)
+
     def new_metrics(self) -> Metrics:
         return ConfusionMetrics(self.labels)
 
@@ -191,3 +274,15 @@ class TextClassification(TaskAdapter):
 
     def readable_targets(self, targets: np.ndarray) -> np.ndarray:
         return np.asarray(self.labels, dtype=object)[targets]
+
+    def state(self) -> dict[str, Any]:
+        """Without class weights, the state runs have always saved: ``{labels, params: None}``."""
+        if self.params.class_weights is None:
+            return {"labels": self.labels, "params": None}
+        return {**super().state(), "weights": self.weights}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TextClassification:
+        task = cls(state.get("params"), labels=state.get("labels"))
+        task.weights = state.get("weights")
+        return task

@@ -183,11 +183,16 @@ def test_required_column_missing(tmp_path):
     assert "delimiter" not in msg
 
 
-def test_explicitly_mapped_optional_column_missing(tmp_path):
+def test_explicitly_mapped_optional_column_missing_is_left_out_with_a_warning(tmp_path, caplog):
+    # e.g. a test split without labels: it is predicted, not scored (train demands labels:
+    # Fetcher.columns_for makes them required there).
     path = write_tsv(tmp_path / "a.tsv", [(1, "a", 1)])
     options = TableOptions(columns={"text": "document", "label": "sentiment"})
+    df = read_table(path, options, COLUMNS)
+    assert "label" not in df.columns
+    assert f"{path}: no column 'sentiment' (for label) in this file" in caplog.text
     with pytest.raises(DataError) as info:
-        read_table(path, options, COLUMNS)
+        read_table(path, options, {**COLUMNS, "label": True})
     msg = str(info.value)
     assert str(path) in msg
     assert "'sentiment' (for label)" in msg

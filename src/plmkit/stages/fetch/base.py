@@ -26,12 +26,21 @@ class Fetcher(ABC):
         params: BaseModel | dict[str, Any] | None = None,
         *,
         columns: dict[str, bool] | None = None,
+        targets: tuple[str, ...] = ("label",),
     ):
         if self.Params is not None and not isinstance(params, BaseModel):
             params = self.Params.model_validate(params or {})
         self.params = params
         # The task's columns and whether each is required ({"id": False, "text": True, ...}).
         self.task_columns = columns or {"id": False, "text": True, "label": False}
+        self.targets = targets
+
+    def columns_for(self, split: str) -> dict[str, bool]:
+        """The columns to read for ``split``: targets are optional (an unlabelled test split is
+        predicted, not scored) except in train, which cannot be learned from without them."""
+        if split != "train":
+            return self.task_columns
+        return {c: required or c in self.targets for c, required in self.task_columns.items()}
 
     @abstractmethod
     def fetch(self) -> dict[str, pd.DataFrame]:

@@ -35,6 +35,6 @@ class FileFetcher(Fetcher):
 
     def fetch(self) -> dict[str, pd.DataFrame]:
         return {
-            split: read_table(path, self.params, self.task_columns)
+            split: read_table(path, self.params, self.columns_for(split))
             for split, path in self.params.split_paths().items()
         }

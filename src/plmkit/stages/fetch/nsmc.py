@@ -49,7 +49,8 @@ class NsmcFetcher(Fetcher):
 
     def fetch(self) -> dict[str, pd.DataFrame]:
         return {
-            split: read_table(self.path(split), READ_OPTIONS, self.task_columns) for split in FILES
+            split: read_table(self.path(split), READ_OPTIONS, self.columns_for(split))
+            for split in FILES
         }
 
     def path(self, split: str) -> Path:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import codecs
 import csv
+import logging
+import lzma
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pandas.io.common import get_handle
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plmkit.errors import DataError
+
+log = logging.getLogger(__name__)
 
 Format = Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"]
 COMPRESSIONS = {".gz", ".xz", ".bz2", ".zst", ".zip"}
@@ -91,10 +97,11 @@ def read_table(
         raise DataError(
             f"{path}: cannot parse as {fmt}: the first data line has more fields than the header"
         ) from None
-    except (pd.errors.ParserError, ValueError) as exc:
+    except (pd.errors.ParserError, ValueError, TypeError) as exc:  # TypeError: '[{...}, 2]'
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot parse as {fmt}: {detail}") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ImportError) as exc:
+        # a corrupt .xz/.zip, or a .zst without the zstandard package
         raise DataError(f"{path}: cannot read: {exc}") from None
     if len(df) == 0:
         raise DataError(f"{path}: no data rows (header only?)")
@@ -105,12 +112,15 @@ def read_table(
     wanted = {}
     for task_col, required in task_columns.items():
         file_col = options.columns.get(task_col, task_col)
-        if required or task_col in options.columns or file_col in df.columns:
+        if required or file_col in df.columns:
             wanted[task_col] = file_col
+        elif task_col in options.columns:  # e.g. a test file without labels: predicted only
+            log.warning("%s: no column '%s' (for %s) in this file", path, file_col, task_col)
     missing = [f"'{col}' (for {task})" for task, col in wanted.items() if col not in df.columns]
     if missing:
         found = ", ".join(map(str, df.columns))
-        hint = " (wrong delimiter? set data.delimiter)" if len(df.columns) == 1 else ""
+        one_column = len(df.columns) == 1 and fmt in ("csv", "tsv")
+        hint = " (wrong delimiter? set data.delimiter)" if one_column else ""
         raise DataError(
             f"{path}: column {' and '.join(missing)} not found; columns are: {found}{hint}"
         )
@@ -138,11 +148,13 @@ def _read(path: Path, fmt: str, options: TableOptions, encoding: str):
                 compression="infer",
                 index_col=False,
             )
+        _check_short_rows(path, fmt, sep, quoting, encoding, len(df.columns))
         return df, 2
-    if fmt == "jsonl":
-        return pd.read_json(path, lines=True, dtype=False, encoding=encoding), 1
-    if fmt == "json":
-        return pd.read_json(path, dtype=False, encoding=encoding), None
+    # convert_axes=False: keys stay strings ({"1": ...} is column '1', as in a CSV header)
+    if fmt in ("jsonl", "json"):
+        lines = fmt == "jsonl"
+        df = pd.read_json(path, lines=lines, dtype=False, convert_axes=False, encoding=encoding)
+        return df, (1 if lines else None)
     if fmt == "parquet":
         try:
             return pd.read_parquet(path), None
@@ -151,6 +163,31 @@ def _read(path: Path, fmt: str, options: TableOptions, encoding: str):
                 f"{path}: reading parquet needs pyarrow (pip install pyarrow)"
             ) from None
     raise DataError(f"{path}: unsupported format '{fmt}'")
+
+
+def _check_short_rows(
+    path: Path, fmt: str, sep: str, quoting: int, encoding: str, width: int
+) -> None:
+    """pandas pads a row with too few fields with empty strings (``na_filter=False``), so a
+    row that lost its label would pass for one with an empty label. Count each record's fields
+    (a second, cheap pass with the csv module; blank lines are skipped, as pandas does)."""
+    if len(sep) != 1:
+        return
+    with get_handle(path, "r", encoding=encoding, compression="infer") as handles:
+        reader = csv.reader(handles.handle, delimiter=sep, quoting=quoting)
+        header = False
+        try:
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if header and len(row) < width:
+                    raise DataError(
+                        f"{path}: cannot parse as {fmt}: line {reader.line_num} has "
+                        f"{len(row)} field(s), the header {width} (a missing field?)"
+                    )
+                header = True
+        except csv.Error:  # e.g. a field over csv.field_size_limit: pandas read it, let it be
+            return
 
 
 def row_ref(df: pd.DataFrame, index: object) -> str:

@@ -68,5 +68,5 @@ class UrlFetcher(Fetcher):
                 timeout=p.timeout,
                 retries=p.retries,
             )
-            out[split] = read_table(path, p, self.task_columns)
+            out[split] = read_table(path, p, self.columns_for(split))
         return out

@@ -18,6 +18,8 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
+from plmkit.errors import RunDirError
+
 COMPLETE = "COMPLETE"
 
 
@@ -78,8 +80,16 @@ class Checkpoints:
         return final
 
     def load(self, path: Path) -> Progress:
-        self.accelerator.load_state(str(path))
-        return Progress(**json.loads((path / "progress.json").read_text()))
+        try:
+            progress = Progress(**json.loads((path / "progress.json").read_text()))
+            self.accelerator.load_state(str(path))
+        except Exception as exc:  # truncated or edited files: name the checkpoint, no traceback
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunDirError(
+                f"{path}: damaged checkpoint ({reason}); delete this folder to resume from the "
+                "one before it, or start again with output.overwrite=true"
+            ) from None
+        return progress
 
     def save_best(self, model: Any) -> None:
         if not self.accelerator.is_main_process:

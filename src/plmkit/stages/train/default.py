@@ -108,7 +108,7 @@ class DefaultTrainer(Trainer):
             initial=progress.step,
             desc="train",
             unit="step",
-            disable=None,
+            disable=None if accelerator.is_main_process else True,
             dynamic_ncols=True,
         )
         with StopSignals() as signals:
@@ -157,10 +157,12 @@ class DefaultTrainer(Trainer):
                     if progress.step >= total_steps:
                         break
 
+                # Mean over processes: each saw its own share of the batches.
+                mean_loss = accelerator.reduce(loss_sum / max(progress.batch, 1), "mean")
                 record = {
                     "epoch": epoch + 1,
                     "step": progress.step,
-                    "train_loss": loss_sum.item() / max(progress.batch, 1),
+                    "train_loss": mean_loss.item(),
                     "lr": scheduler.get_last_lr()[0],
                     "train_seconds": round(time.perf_counter() - started, 3),
                 }
