@@ -45,6 +45,11 @@ _EXPORTS = {
     ],
     "plmkit.stages.train": ["DefaultTrainer", "TrainResult", "Trainer"],
     "plmkit.tasks": ["Metrics", "TaskAdapter", "TextClassification"],
+    "plmkit.tasks.pair": ["PairClassification"],
+    "plmkit.tasks.multilabel": ["MultiLabelClassification"],
+    "plmkit.tasks.regression": ["Regression"],
+    "plmkit.tasks.tobit": ["TobitRegression"],
+    "plmkit.tasks.token_classification": ["TokenClassification"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted([*_WHERE, "registry"])
@@ -94,3 +99,8 @@ if TYPE_CHECKING:  # for editors and type checkers
     )
     from plmkit.stages.train import DefaultTrainer, Trainer, TrainResult
     from plmkit.tasks import Metrics, TaskAdapter, TextClassification
+    from plmkit.tasks.multilabel import MultiLabelClassification
+    from plmkit.tasks.pair import PairClassification
+    from plmkit.tasks.regression import Regression
+    from plmkit.tasks.tobit import TobitRegression
+    from plmkit.tasks.token_classification import TokenClassification
