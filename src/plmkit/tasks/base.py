@@ -97,9 +97,16 @@ class TaskAdapter(ABC):
         """The texts a tokenizer trained from scratch (model.from_scratch) learns from."""
         return [t for col in self.text_columns if col in df.columns for t in df[col].astype(str)]
 
-    @abstractmethod
     def tokenize(self, df: pd.DataFrame, tokenizer: Any, max_length: int) -> dict[str, Sequence]:
         """Model inputs per row, unpadded (padding happens per batch in the collator)."""
+        encoded = tokenizer(
+            df["text"].tolist(),
+            truncation=True,
+            max_length=max_length,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        return {"input_ids": encoded["input_ids"]}
 
     def targets(self, df: pd.DataFrame) -> np.ndarray | None:
         """One target per row for the collator (None for unlabelled rows)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -217,16 +217,6 @@ class TextClassification(TaskAdapter):
         if has_labels:
             cols["label"] = pa.Column("int64", pa.Check.in_range(0, len(self.labels) - 1))
         return pa.DataFrameSchema(cols, strict=False)
-
-    def tokenize(self, df: pd.DataFrame, tokenizer: Any, max_length: int) -> dict[str, Sequence]:
-        encoded = tokenizer(
-            df["text"].tolist(),
-            truncation=True,
-            max_length=max_length,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )
-        return {"input_ids": encoded["input_ids"]}
 
     # --- model --------------------------------------------------------------------------
     def model_class(self) -> Any:

@@ -7,7 +7,6 @@ is predicted when its probability reaches ``threshold``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -188,16 +187,6 @@ class MultiLabelClassification(TaskAdapter):
                 ),
             )
         return pa.DataFrameSchema(cols, strict=False)
-
-    def tokenize(self, df: pd.DataFrame, tokenizer: Any, max_length: int) -> dict[str, Sequence]:
-        encoded = tokenizer(
-            df["text"].tolist(),
-            truncation=True,
-            max_length=max_length,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )
-        return {"input_ids": encoded["input_ids"]}
 
     def targets(self, df: pd.DataFrame) -> np.ndarray | None:
         """Multi-hot float32 rows, one column per label."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -333,16 +332,6 @@ class TobitRegression(TaskAdapter):
                 checks.append(pa.Check.le(self.upper))
             cols["label"] = pa.Column("float64", checks, nullable=False)
         return pa.DataFrameSchema(cols, strict=False)
-
-    def tokenize(self, df: pd.DataFrame, tokenizer: Any, max_length: int) -> dict[str, Sequence]:
-        encoded = tokenizer(
-            df["text"].tolist(),
-            truncation=True,
-            max_length=max_length,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )
-        return {"input_ids": encoded["input_ids"]}
 
     def targets(self, df: pd.DataFrame) -> np.ndarray | None:
         return df["label"].to_numpy(dtype=np.float32) if "label" in df.columns else None
