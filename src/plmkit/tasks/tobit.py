@@ -21,7 +21,6 @@ the uncensored rows. See docs/tobit.md.
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -30,14 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plmkit.errors import DataError
 from plmkit.tasks.base import Metrics, TaskAdapter
+from plmkit.tasks.regression import NOT_A_NUMBER, as_number  # one rule for numeric targets
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
     import torch
 
 # validation._describe reads a check named "dtype('X')" as "wrong type (expected X)".
-NOT_A_NUMBER = "dtype('number')"
-NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 LOG_SIGMA_RANGE = (-7.0, 5.0)  # standardised log sigma: keeps exp() and 1/sigma finite
 # The scale is one bias among millions of weights: it moves this many times faster than a
 # weight (the same as a 10x learning rate for it under Adam), so it settles within an epoch
@@ -65,20 +63,6 @@ class TobitParams(BaseModel):
         if self.lower is not None and self.upper is not None and not self.lower < self.upper:
             raise ValueError(f"lower ({self.lower}) must be less than upper ({self.upper})")
         return self
-
-
-def as_number(value: Any) -> float | None:
-    """A finite number from a rating as read (``'7'``, ``7``, ``7.0``); None if it is not one.
-    Strict on purpose: ``'nan'``, ``'inf'``, ``'1_0'``, ``''`` and booleans are not ratings."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, str):
-        x = float(value) if NUMBER.fullmatch(value.strip()) else math.nan
-    elif isinstance(value, (int, float, np.integer, np.floating)):
-        x = float(value)
-    else:
-        return None
-    return x if math.isfinite(x) else None
 
 
 # --- the math, in rating units ---------------------------------------------------------------
