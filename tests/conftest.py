@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import random
+import threading
+from collections import Counter
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -57,8 +61,14 @@ def tiny_config(tmp_path, tiny_files) -> dict:
             "columns": {"text": "document"},
         },
         "model": {
-            "from_scratch": {"architecture": "electra", "vocab_size": 200, "hidden_size": 32,
-                             "num_layers": 1, "num_heads": 2, "embedding_size": 16},
+            "from_scratch": {
+                "architecture": "electra",
+                "vocab_size": 200,
+                "hidden_size": 32,
+                "num_layers": 1,
+                "num_heads": 2,
+                "embedding_size": 16,
+            },
             "max_length": 32,
         },
         "training": {"epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "log_every": 5},
@@ -89,3 +99,35 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+class CountingHandler(SimpleHTTPRequestHandler):
+    counts: Counter  # set per server
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.counts[self.path] += 1
+        if self.path.startswith("/fail500"):
+            self.send_error(500, "boom")
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """Serve ``tmp_path / 'www'``; yields (base_url, root dir, request counts by path)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    counts: Counter = Counter()
+    handler = type("Handler", (CountingHandler,), {"counts": counts})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", root, counts
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

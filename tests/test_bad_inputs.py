@@ -25,14 +25,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -721,33 +717,6 @@ def evaluate_a_file_without_labels(c: Ctx) -> Expect:
 
 
 # --- downloads -----------------------------------------------------------------------------
-class CountingHandler(SimpleHTTPRequestHandler):
-    counts: Counter
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        self.counts[self.path] += 1
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def http_server(tmp_path):
-    """Serve tmp_path/www on 127.0.0.1; yields (base url, folder, request counts)."""
-    root = tmp_path / "www"
-    root.mkdir()
-    counts: Counter = Counter()
-    handler = type("Handler", (CountingHandler,), {"counts": counts})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", root, counts
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 def url_config(c: Ctx, remote: dict) -> Path:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
 import time
-from collections import Counter
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -39,36 +35,10 @@ def sha(data: bytes) -> str:
 # --- a local HTTP server ------------------------------------------------------------------
 
 
-class CountingHandler(SimpleHTTPRequestHandler):
-    counts: Counter  # set per server
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        self.counts[self.path] += 1
-        if self.path.startswith("/fail500"):
-            self.send_error(500, "boom")
-            return
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def server(tmp_path):
-    """Serve ``tmp_path / 'www'``; yields (base_url, root dir, request counts by path)."""
-    root = tmp_path / "www"
-    root.mkdir()
-    counts: Counter = Counter()
-    handler = type("Handler", (CountingHandler,), {"counts": counts})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", root, counts
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+def server(http_server):
+    """The shared test server (tests/conftest.py)."""
+    return http_server
 
 
 # --- FileFetcher --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from plmkit.errors import DataError
 from plmkit.stages.fetch.base import Fetcher
+from plmkit.stages.fetch.read import known_encoding
 
 OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 DOCSTART = "-DOCSTART-"
@@ -36,14 +37,7 @@ class ConllOptions(BaseModel):
         None, description="lines starting with this are skipped (e.g. '## ' in KLUE NER)"
     )
 
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding '{value}'") from None
-        return value
+    _known_encoding = field_validator("encoding")(known_encoding)
 
     @field_validator("separator", "comment_prefix")
     @classmethod

@@ -33,6 +33,15 @@ SUFFIX_FORMATS = {
 }
 
 
+def known_encoding(cls, value: str) -> str:
+    """Pydantic validator shared by the readers' options: the codec must exist."""
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown encoding '{value}'") from None
+    return value
+
+
 class TableOptions(BaseModel):
     """How to read a table file and map its columns onto the task's columns."""
 
@@ -48,14 +57,7 @@ class TableOptions(BaseModel):
         default_factory=dict, description="task column -> column in the file, e.g. {text: document}"
     )
 
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding '{value}'") from None
-        return value
+    _known_encoding = field_validator("encoding")(known_encoding)
 
 
 def detect_format(path: Path) -> str:
