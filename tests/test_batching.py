@@ -46,7 +46,7 @@ def test_encode_tokenises_through_the_task(monkeypatch):
     tokenizer = train_tokenizer(texts * 2, 100)
     data = encode(df, TextClassification(labels=["a", "b"]), tokenizer, 5, "train")
     assert len(data) == 4
-    assert data.ids == [5, 6, 7, 8]
+    assert data.ids.tolist() == [5, 6, 7, 8]
     assert data.lengths.tolist() == [4, 5, 3, 5]  # [CLS] + words + [SEP], cut at 5
     assert data.targets.tolist() == [0, 1, 0, 1]
     assert data[2] == 2  # items are indices: the collator gathers the rows
@@ -56,7 +56,7 @@ def test_encode_without_ids_or_labels():
     df = pd.DataFrame({"text": ["a b", "c"]})
     tokenizer = train_tokenizer(["a b c"], 100)
     data = encode(df, TextClassification(labels=["x", "y"]), tokenizer, 8, "test")
-    assert data.ids == [0, 1] and data.targets is None
+    assert data.ids.tolist() == [0, 1] and data.targets is None
 
 
 def test_encode_an_empty_split():

@@ -1,12 +1,13 @@
 """Tokenised rows, dynamic padding per batch, and length-grouped batching.
 
-Rows are tokenised once, unpadded. Each batch is padded only to its own longest row, and the
+Rows are tokenised once, unpadded, into flat token arrays (:mod:`plmkit.ragged`). Each batch is padded only to its own longest row, and the
 training sampler puts rows of similar length together, so little compute goes to padding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,24 +16,31 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
+from plmkit.ragged import Ragged, RaggedWriter
+
 TOKENIZE_CHUNK = 4096
 
 
 class Encoded(Dataset):
-    """Model inputs per row (unpadded lists), optional targets, and the rows' ids.
+    """Model inputs per row (:class:`Ragged` token rows, in memory or memory-mapped from the
+    data cache), optional targets, and the rows' ids.
 
     ``targets`` holds one fixed-size target per row (a class id, a score, a multi-hot row);
     targets that follow the tokens (e.g. NER tags) are an input named ``labels`` instead, padded
-    with -100 like the loss expects.
+    with -100 like the loss expects. Inputs may be given as lists of rows.
     """
 
-    def __init__(self, inputs: dict[str, Sequence], ids: Sequence, targets: np.ndarray | None):
-        self.inputs = inputs
-        self.ids = list(ids)
+    def __init__(
+        self, inputs: dict[str, Ragged | Sequence], ids: Sequence, targets: np.ndarray | None
+    ):
+        self.inputs = {
+            k: v if isinstance(v, Ragged) else Ragged.from_rows(v) for k, v in inputs.items()
+        }
+        self.ids = np.asarray(ids)
         self.targets = targets
-        self.lengths = np.fromiter(
-            (len(x) for x in inputs["input_ids"]), dtype=np.int64, count=len(self.ids)
-        )
+        self.lengths = self.inputs["input_ids"].lengths
+        if len(self.lengths) != len(self.ids):
+            raise ValueError(f"{len(self.lengths)} tokenised rows but {len(self.ids)} ids")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -45,21 +53,40 @@ class Encoded(Dataset):
         return i  # the collator gathers rows by index: one Python call per batch, not per row
 
 
-def encode(df: pd.DataFrame, task: Any, tokenizer: Any, max_length: int, desc: str) -> Encoded:
-    """Tokenise a split in chunks (with a progress bar) through the task adapter."""
-    parts: dict[str, list] = {}
+def encode(
+    df: pd.DataFrame,
+    task: Any,
+    tokenizer: Any,
+    max_length: int,
+    desc: str,
+    into: Path | None = None,
+) -> Encoded:
+    """Tokenise a split in chunks (with a progress bar) through the task adapter. With
+    ``into`` (a folder), each chunk's tokens are written there as they come and the result is
+    memory-mapped, so a large split never sits in memory as tokens."""
+    writers: dict[str, RaggedWriter] = {}
+    parts: dict[str, list[Ragged]] = {}
     with tqdm(
         total=len(df), desc=f"tokenize {desc}", unit="rows", disable=None, leave=False
     ) as bar:
         for start in range(0, len(df), TOKENIZE_CHUNK):
             chunk = df.iloc[start : start + TOKENIZE_CHUNK]
-            for key, values in task.tokenize(chunk, tokenizer, max_length).items():
-                parts.setdefault(key, []).extend(values)
+            for key, rows in task.tokenize(chunk, tokenizer, max_length).items():
+                part = Ragged.from_rows(rows)
+                if into is None:
+                    parts.setdefault(key, []).append(part)
+                else:
+                    if key not in writers:
+                        writers[key] = RaggedWriter(into, f"{desc}.{key}")
+                    writers[key].append(part)
             bar.update(len(chunk))
-    if not parts:
-        parts = {"input_ids": []}
-    ids = df["id"].tolist() if "id" in df.columns else list(range(len(df)))
-    return Encoded(parts, ids, task.targets(df))
+    if into is not None:
+        inputs = {key: w.finish() for key, w in writers.items()}
+    else:
+        inputs = {key: Ragged.concat(p) for key, p in parts.items()}
+    inputs = inputs or {"input_ids": Ragged.concat([])}
+    ids = df["id"].to_numpy() if "id" in df.columns else np.arange(len(df))
+    return Encoded(inputs, ids, task.targets(df))
 
 
 class Collator:
@@ -71,20 +98,17 @@ class Collator:
 
     def __call__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         data = self.data
-        width = int(data.lengths[indices].max()) if indices else 0
-        batch: dict[str, torch.Tensor] = {}
-        for key, column in data.inputs.items():
-            pad = self.pad_values.get(key, 0)
-            out = torch.full((len(indices), width), pad, dtype=torch.long)
-            for r, i in enumerate(indices):
-                row = column[i]
-                out[r, : len(row)] = torch.as_tensor(row)
-            batch[key] = out
-        lengths = torch.as_tensor(data.lengths[indices])
+        rows = np.asarray(indices, dtype=np.int64)
+        batch = {
+            key: torch.from_numpy(column.padded(rows, self.pad_values.get(key, 0)))
+            for key, column in data.inputs.items()
+        }
+        width = batch["input_ids"].shape[1]
+        lengths = torch.from_numpy(data.lengths[rows])
         batch["attention_mask"] = (torch.arange(width)[None, :] < lengths[:, None]).long()
         if data.targets is not None:
-            batch["labels"] = torch.as_tensor(data.targets[indices])
-        batch["row"] = torch.as_tensor(indices, dtype=torch.long)
+            batch["labels"] = torch.as_tensor(data.targets[rows])
+        batch["row"] = torch.from_numpy(rows)
         return batch
 
 

@@ -54,7 +54,7 @@ def reference(model, data: Encoded) -> torch.Tensor:
     """Logits row by row, without padding or batching."""
     with torch.no_grad():
         return torch.cat(
-            [model(input_ids=torch.tensor([row])).logits for row in data.inputs["input_ids"]]
+            [model(input_ids=torch.tensor([row.tolist()])).logits for row in data.inputs["input_ids"]]
         )
 
 
@@ -82,7 +82,7 @@ def test_predictions_come_back_in_input_order_with_ids(setup):
     table = out.predictions
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == ["id", "label", "pred", "prob"]
-    assert table["id"].tolist() == data.ids
+    assert table["id"].tolist() == data.ids.tolist()
     assert table["label"].tolist() == [LABELS[t] for t in data.targets]
 
     logits = reference(model, data)
@@ -127,7 +127,7 @@ def test_without_targets_there_are_predictions_but_no_metrics(setup):
     out = evaluate(setup, data=unlabelled(data), with_predictions=True)
     assert out.metrics == {}
     assert list(out.predictions.columns) == ["id", "pred", "prob"]
-    assert out.predictions["id"].tolist() == data.ids
+    assert out.predictions["id"].tolist() == data.ids.tolist()
     labelled = evaluate(setup, with_predictions=True).predictions
     assert out.predictions["pred"].tolist() == labelled["pred"].tolist()
 
@@ -155,7 +155,7 @@ def test_evaluation_is_in_eval_mode_even_for_a_training_model(setup):
     """Dropout off: a model left in train mode still scores deterministically."""
     _, _, model, data = setup
     model.train()
-    batch = torch.tensor([data.inputs["input_ids"][0]])
+    batch = torch.tensor([data.inputs["input_ids"][0].tolist()])
     with torch.no_grad():  # in train mode, dropout really changes the outputs
         assert not torch.equal(model(input_ids=batch).logits, model(input_ids=batch).logits)
     try:
