@@ -38,6 +38,14 @@ def write_tsv(path: Path, rows, header=("id", "document", "label"), encoding="ut
     return path
 
 
+@pytest.fixture(autouse=True)
+def data_cache_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Each test gets its own data cache (never the user's ~/.cache, never another test's)."""
+    path = tmp_path_factory.mktemp("data-cache")
+    monkeypatch.setenv("PLMKIT_CACHE_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def tiny_files(tmp_path) -> dict[str, Path]:
     """NSMC-format train/test TSV files (120 + 40 rows)."""

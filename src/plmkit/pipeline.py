@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ from accelerate.utils import broadcast_object_list, set_seed
 from plmkit import registry
 from plmkit.batching import Encoded, encode
 from plmkit.config.schema import RunConfig
+from plmkit.datacache import DataCache, digest, tokenizer_digest, write_split
 from plmkit.errors import DataError
 from plmkit.models import load_model, load_tokenizer
 from plmkit.rundir import RunDir
@@ -30,6 +32,18 @@ from plmkit.tasks.base import TaskAdapter
 from plmkit.validation import check, empty_rejected
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    """What training needs from the data: tokenised splits, the tokenizer, the rejected rows."""
+
+    splits: dict[str, Encoded]
+    tokenizer: Any
+    rejected: pd.DataFrame
+    summary: dict[str, Any]
+    cache: Path | None = None  # the data cache entry used or written
+    cached: bool = False  # True when loaded from the cache without preparing anything
 
 
 @dataclass
@@ -133,6 +147,71 @@ class Pipeline:
             rejected.append(bad)
         return out
 
+    def prepare(self) -> PreparedData:
+        """Data and tokenizer for training: from the data cache when nothing that decides them
+        has changed, else fetched, validated, preprocessed and tokenised (and cached)."""
+        cfg = self.config
+        scratch = cfg.model.from_scratch is not None
+        tokenizer = None if scratch else load_tokenizer(cfg.model)
+        key = self.cache_key(tokenizer)
+        cache = DataCache(cfg.data.cache.dir) if key else None
+        if cache is not None and (hit := cache.load(key)) is not None:
+            log.info("data: from the cache %s", hit.path)
+            self.task.load_state(hit.task_state)
+            tokenizer = hit.tokenizer or tokenizer
+            return PreparedData(
+                hit.splits, tokenizer, hit.rejected, hit.summary, hit.path, cached=True
+            )
+
+        splits, rejected = self.load_data()
+        if scratch:
+            tokenizer = load_tokenizer(cfg.model, self.task.tokenizer_texts(splits["train"]))
+        summary = data_summary(splits, rejected)
+        if cache is None:
+            encoded = {
+                name: encode(df, self.task, tokenizer, cfg.model.max_length, name)
+                for name, df in splits.items()
+            }
+            return PreparedData(encoded, tokenizer, rejected, summary)
+
+        def write(folder: Path) -> dict[str, Any]:
+            meta = {}
+            for name, df in splits.items():
+                data = encode(df, self.task, tokenizer, cfg.model.max_length, name, into=folder)
+                meta[name] = write_split(folder, name, data)
+            rejected.to_csv(folder / "rejected.csv", index=False)
+            if scratch:
+                tokenizer.save_pretrained(folder / "tokenizer")
+            return {"splits": meta, "summary": summary, "task_state": self.task.state()}
+
+        entry = cache.save(key, write)
+        log.info("data: cached in %s", entry.path)
+        tokenizer = entry.tokenizer or tokenizer
+        return PreparedData(entry.splits, tokenizer, rejected, summary, entry.path)
+
+    def cache_key(self, tokenizer: Any) -> str | None:
+        """The data cache key, or None when this data cannot be cached (caching is off, the
+        fetcher cannot fingerprint its input, or the task keeps state outside the cache)."""
+        cfg = self.config
+        if not cfg.data.cache.enabled or not self.task.cacheable:
+            return None
+        source = self.fetcher.fingerprint()
+        if source is None:
+            return None
+        data = cfg.data.model_dump(mode="json", exclude={"cache"})
+        model = cfg.model.from_scratch.model_dump(mode="json") if tokenizer is None else None
+        return digest(
+            {
+                "source": source,
+                "data": data,
+                "seed": cfg.seed,
+                "preprocess": cfg.preprocess.model_dump(mode="json"),
+                "task": [self.task.name, type(self.task).__qualname__, cfg.task_options],
+                "max_length": cfg.model.max_length,
+                "tokenizer": tokenizer_digest(tokenizer) if tokenizer is not None else model,
+            }
+        )
+
     # --- the whole run ---------------------------------------------------------------------
     def run(self, run: RunDir | None = None) -> RunResult:
         cfg = self.config
@@ -144,8 +223,8 @@ class Pipeline:
         if run is None:  # checked now, created once data and model have loaded
             run = self._plan_run_dir(state)
 
-        splits, rejected = self.load_data()
-        tokenizer = load_tokenizer(cfg.model, self.task.tokenizer_texts(splits["train"]))
+        data = self.prepare()
+        tokenizer, encoded = data.tokenizer, data.splits
         set_seed(cfg.seed)  # a new head's (or a scratch model's) initial weights follow the seed
         model = load_model(cfg.model, self.task, tokenizer)
 
@@ -153,12 +232,8 @@ class Pipeline:
             run.create(overwrite=cfg.output.overwrite)
             run.write_config(cfg.model_dump(mode="json"))
             run.write_versions()
-            run.write_rejected(rejected)
+            run.write_rejected(data.rejected)
         state.wait_for_everyone()
-        encoded = {
-            name: encode(df, self.task, tokenizer, cfg.model.max_length, name)
-            for name, df in splits.items()
-        }
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
         result = self.trainer.fit(
@@ -179,8 +254,9 @@ class Pipeline:
                 model, encoded[name], name, pad_id, run, result.accelerator
             )
 
-        summary = data_summary(splits, rejected)
+        summary = dict(data.summary)
         summary.update(
+            data_cache=str(data.cache) if data.cache else None,
             best_epoch=result.best_epoch, seconds=round(time.perf_counter() - started, 1)
         )
         if main:

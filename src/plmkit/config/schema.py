@@ -14,6 +14,21 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class DataCacheConfig(Section):
+    """The validated, preprocessed, tokenised splits, kept on disk and reused while the data,
+    preprocessing and tokenizer are unchanged."""
+
+    enabled: bool = True
+    dir: Path | None = Field(
+        None, description="default: $PLMKIT_CACHE_DIR, else ~/.cache/plmkit/data"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bool_shorthand(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+
 class DataConfig(Section):
     """Where the data comes from. Keys other than these are the fetcher's own parameters
     (e.g. ``dir`` for ``nsmc``, ``train``/``test``/``columns`` for ``files``)."""
@@ -32,6 +47,10 @@ class DataConfig(Section):
     )
     on_invalid: Literal["error", "drop"] = Field(
         "error", description="rows failing the schema: stop, or drop them into rejected.csv"
+    )
+    cache: DataCacheConfig = Field(
+        default_factory=lambda: DataCacheConfig(),
+        description="the data cache; `false` turns it off",
     )
 
     @property

@@ -44,6 +44,9 @@ class TaskAdapter(ABC):
     metrics: ClassVar[dict[str, bool]]
     # The adapter's own options (config section ``task_options``), a Pydantic model.
     Params: ClassVar[type[BaseModel] | None] = None
+    # Whether tokenised splits may be reused from the data cache: only if everything the
+    # adapter needs later comes from :meth:`state` and the tokenised rows themselves.
+    cacheable: ClassVar[bool] = True
 
     def __init__(
         self, params: BaseModel | dict[str, Any] | None = None, *, labels: list[str] | None = None
@@ -152,3 +155,7 @@ class TaskAdapter(ABC):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TaskAdapter:
         return cls(state.get("params"), labels=state.get("labels"))
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Become the adapter :meth:`from_state` builds (in place: the stages hold this one)."""
+        self.__dict__.update(type(self).from_state(state).__dict__)

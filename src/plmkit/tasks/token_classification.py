@@ -191,6 +191,7 @@ class TokenClassification(TaskAdapter):
     target_columns = ("tags",)
     metrics = {"f1": True, "precision": True, "recall": True, "token_accuracy": True, "loss": False}
     Params = TokenParams
+    cacheable = False  # decode() reads the words kept aside by tokenize()
 
     def __init__(
         self, params: BaseModel | dict[str, Any] | None = None, *, labels: list[str] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -45,3 +46,18 @@ class Fetcher(ABC):
     @abstractmethod
     def fetch(self) -> dict[str, pd.DataFrame]:
         """Return ``{split: DataFrame}`` with the task's column names."""
+
+    def fingerprint(self) -> str | None:
+        """A hash of everything :meth:`fetch` would return, cheaper than fetching: the key of
+        the data cache. None (the default) means "unknown", and the data is never cached."""
+        return None
+
+    def files_fingerprint(self, paths: dict[str, Path]) -> str | None:
+        """The fingerprint of a fetcher that reads ``paths``: their bytes and its params."""
+        from plmkit.datacache import digest, file_digest
+
+        if not all(Path(p).is_file() for p in paths.values()):
+            return None  # fetch() reports the missing file
+        params = self.params.model_dump(mode="json") if isinstance(self.params, BaseModel) else None
+        files = {split: file_digest(Path(p)) for split, p in paths.items()}
+        return digest({"fetcher": type(self).__qualname__, "params": params, "files": files})

@@ -68,6 +68,9 @@ class ConllFetcher(Fetcher):
 
     Params = ConllSplits
 
+    def fingerprint(self) -> str | None:
+        return self.files_fingerprint(self.params.split_paths())
+
     def fetch(self) -> dict[str, pd.DataFrame]:
         if "tokens" not in self.task_columns:
             raise DataError(

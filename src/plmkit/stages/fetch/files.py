@@ -33,6 +33,9 @@ class FileFetcher(Fetcher):
 
     Params = FileSplits
 
+    def fingerprint(self) -> str | None:
+        return self.files_fingerprint(self.params.split_paths())
+
     def fetch(self) -> dict[str, pd.DataFrame]:
         return {
             split: read_table(path, self.params, self.columns_for(split))

@@ -57,16 +57,24 @@ class UrlFetcher(Fetcher):
 
     Params = UrlSplits
 
+    def fingerprint(self) -> str | None:
+        return self.files_fingerprint(self.paths())  # downloads what is not in cache_dir yet
+
     def fetch(self) -> dict[str, pd.DataFrame]:
+        return {
+            split: read_table(path, self.params, self.columns_for(split))
+            for split, path in self.paths().items()
+        }
+
+    def paths(self) -> dict[str, Path]:
         p = self.params
-        out = {}
-        for split, remote in p.remote_files().items():
-            path = download(
+        return {
+            split: download(
                 remote.url,
                 Path(p.cache_dir) / remote.cache_name(),
                 sha256=remote.sha256,
                 timeout=p.timeout,
                 retries=p.retries,
             )
-            out[split] = read_table(path, p, self.columns_for(split))
-        return out
+            for split, remote in p.remote_files().items()
+        }
