@@ -117,10 +117,14 @@ class DataCache:
                 json.dumps({"version": CACHE_VERSION, **meta}, ensure_ascii=False, default=str),
                 encoding="utf-8",
             )
+            final = self.path(key)
+            if final.exists() and not (final / META).is_file():
+                # Entries are renamed into place complete, so this one was damaged by hand.
+                shutil.rmtree(final, ignore_errors=True)
             try:
-                os.rename(tmp, self.path(key))
-            except OSError:  # already there (a concurrent run or another process)
-                if not (self.path(key) / META).is_file():
+                os.rename(tmp, final)
+            except OSError:  # already there: a concurrent run (or process) finished first
+                if not (final / META).is_file():
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
