@@ -38,6 +38,30 @@ def write_tsv(path: Path, rows, header=("id", "document", "label"), encoding="ut
     return path
 
 
+def write_fake_nsmc(folder: Path, train: int = 400, test: int = 200) -> Path:
+    """Gzipped ratings_train.txt / ratings_test.txt in NSMC's format (id, document, label),
+    from :func:`make_rows`: what benchmark tests use where ../shared is absent."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n, seed, start in (("train", train, 11, 1), ("test", test, 12, 100_000)):
+        lines = ["id\tdocument\tlabel"] + [
+            "\t".join(map(str, r)) for r in make_rows(n, seed=seed, start_id=start)
+        ]
+        with gzip.open(folder / f"ratings_{split}.txt.gz", "wt", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture
+def nsmc_dir(tmp_path) -> Path:
+    """The real NSMC folder when ../shared has it, else a small fake one."""
+    real = SHARED / "nsmc"
+    if (real / "ratings_train.txt.gz").is_file():
+        return real
+    return write_fake_nsmc(tmp_path / "nsmc")
+
+
 @pytest.fixture(autouse=True)
 def data_cache_dir(tmp_path_factory, monkeypatch) -> Path:
     """Each test gets its own data cache (never the user's ~/.cache, never another test's)."""
