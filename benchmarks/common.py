@@ -98,7 +98,9 @@ def machine() -> dict[str, Any]:
         pass
     return {
         "cpu": cpu,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
@@ -109,7 +111,7 @@ def machine() -> dict[str, Any]:
 def run_worker(script: Path, args: list[str], timeout: float | None = None) -> dict[str, Any]:
     """Run ``script --worker ...`` in a child process; it prints one JSON line last."""
     cmd = [sys.executable, str(script), *map(str, args)]
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
@@ -138,3 +140,56 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=float), encoding="utf-8")
+
+
+# --- a fine-tuned run directory, for the benchmarks that load one (inference, memory) --------
+# A small ELECTRA built locally: fast to train and to run, for checks that do not time the model.
+TINY_MODEL = dict(
+    architecture="electra",
+    vocab_size=4000,
+    hidden_size=64,
+    num_layers=2,
+    num_heads=2,
+    embedding_size=32,
+)
+
+
+def make_run(
+    run_dir: Path,
+    nsmc_dir: Path,
+    model: str = "minilm",
+    *,
+    train_rows: int = 2000,
+    epochs: int = 1,
+    max_length: int = 128,
+    seed: int = 42,
+) -> Path:
+    """Fine-tune a plmkit run on a seeded NSMC train sample and return its directory
+    (``run_dir``, replaced). ``model``: ``minilm`` (the packaged MiniLM) or ``tiny``
+    (:data:`TINY_MODEL`). Short on purpose: the benchmarks need a trained model, not a good one.
+    Nothing is evaluated and the data cache is off, so nothing is written outside ``run_dir``."""
+    from plmkit.config import load_config
+    from plmkit.pipeline import Pipeline
+
+    if model == "minilm":
+        section, lr = {"name_or_path": minilm_path()}, 1e-4
+    elif model == "tiny":
+        section, lr = {"from_scratch": TINY_MODEL}, 3e-3
+    else:
+        raise ValueError(f"unknown model {model!r}: minilm or tiny")
+    config = {
+        "task": "text_classification",
+        "seed": seed,
+        "data": {
+            "source": "nsmc",
+            "dir": str(nsmc_dir),
+            "verify": False,  # the tests' fake NSMC has other checksums
+            "limit": {"train": train_rows, "test": 50},
+            "cache": False,
+        },
+        "model": {**section, "max_length": max_length},
+        "training": {"epochs": epochs, "batch_size": 32, "learning_rate": lr, "log_every": 10_000},
+        "evaluation": {"splits": []},
+        "output": {"dir": str(run_dir.parent), "name": run_dir.name, "overwrite": True},
+    }
+    return Pipeline(load_config(config)).run().run.path

@@ -194,3 +194,34 @@ def test_eval_loader_orders_rows_by_length_descending():
         [4, 0, 2],
         [5],
     ]
+
+
+def test_workers_and_intra_op_threads_share_the_cores(monkeypatch):
+    import os
+
+    from plmkit import batching
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)), raising=False)
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    before = torch.get_num_threads()
+    try:
+        batching.share_cores(0)
+        assert torch.get_num_threads() == before and "TOKENIZERS_PARALLELISM" not in os.environ
+        batching.share_cores(3)
+        assert torch.get_num_threads() == 5
+        assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+        batching.share_cores(20)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_loader_with_workers_gives_the_same_batches():
+    data = encoded([3, 7, 2, 5, 30, 4, 4, 9])
+    plain = [b["row"].tolist() for b in train_loader(data, 3, PAD, seed=1, group_by_length=True)]
+    before = torch.get_num_threads()
+    try:
+        with_workers = train_loader(data, 3, PAD, seed=1, group_by_length=True, num_workers=1)
+        assert [b["row"].tolist() for b in with_workers] == plain
+    finally:
+        torch.set_num_threads(before)

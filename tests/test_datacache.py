@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -106,7 +107,7 @@ def test_the_key_follows_data_settings_and_tokenizer(tiny_config, tmp_path):
 
     # The bytes of an input file, not its name or date.
     train = tiny_config["data"]["train"]
-    text = open(train, encoding="utf-8").read()
+    text = Path(train).read_text(encoding="utf-8")
     with open(train, "a", encoding="utf-8") as f:
         f.write("999\t새 리뷰\t1\n")
     assert pipeline(tiny_config).cache_key(None) != key

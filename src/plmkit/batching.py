@@ -1,11 +1,13 @@
 """Tokenised rows, dynamic padding per batch, and length-grouped batching.
 
-Rows are tokenised once, unpadded, into flat token arrays (:mod:`plmkit.ragged`). Each batch is padded only to its own longest row, and the
+Rows are tokenised once, unpadded, into flat token arrays
+(:mod:`plmkit.ragged`). Each batch is padded only to its own longest row, and the
 training sampler puts rows of similar length together, so little compute goes to padding.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,7 @@ def train_loader(
     group_by_length: bool,
     num_workers: int = 0,
 ) -> DataLoader:
+    share_cores(num_workers)
     sampler_cls = LengthGroupedSampler if group_by_length else None
     sampler = (
         sampler_cls(data.lengths, batch_size, seed)
@@ -183,8 +186,24 @@ def train_loader(
         batch_sampler=sampler,
         collate_fn=Collator(data, pad_id),
         num_workers=num_workers,
+        worker_init_fn=_one_thread if num_workers else None,
         generator=_own_generator(seed),
     )
+
+
+def share_cores(num_workers: int) -> None:
+    """With DataLoader workers, leave them their cores: intra-op threads + workers never
+    outnumber the cores (oversubscribed CPUs slow every step). Workers are forked, so the
+    tokenizers' thread pool is switched off first rather than copied into them."""
+    if num_workers <= 0:
+        return
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, (cores or 1) - num_workers))
+
+
+def _one_thread(_worker_id: int) -> None:
+    torch.set_num_threads(1)
 
 
 def eval_loader(data: Encoded, batch_size: int, pad_id: int, num_workers: int = 0) -> DataLoader:

@@ -278,7 +278,6 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=level, format="plmkit: %(message)s")
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         if not sys.stderr.isatty():  # no progress-bar litter in logs and pipes
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         for noisy in ("accelerate", "transformers", "httpx", "urllib3"):

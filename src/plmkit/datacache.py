@@ -151,9 +151,7 @@ def _read(folder: Path) -> CachedData:
         inputs = {key: Ragged.load(folder, f"{name}.{key}") for key in info["inputs"]}
         ids = np.load(folder / f"{name}.ids.npy", allow_pickle=False)
         targets = (
-            np.load(folder / f"{name}.targets.npy", allow_pickle=False)
-            if info["targets"]
-            else None
+            np.load(folder / f"{name}.targets.npy", allow_pickle=False) if info["targets"] else None
         )
         splits[name] = Encoded(inputs, ids, targets)
         if len(splits[name]) != info["rows"]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,12 +108,22 @@ class Pipeline:
         self.preprocessor = preprocessor or build_preprocessor(config, self.task)
         self.evaluator = evaluator or build_evaluator(config, self.task)
         self.trainer = trainer or build_trainer(config, self.task, self.evaluator)
+        self.timings: dict[str, float] = {}  # seconds per data stage, from the last run
+
+    @contextmanager
+    def _timed(self, stage: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
     # --- the stages, each usable alone -----------------------------------------------------
     def load_data(self) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
         """Fetch, validate, preprocess and validate again. Returns splits and rejected rows."""
         cfg = self.config
-        splits = self.fetcher.fetch()
+        with self._timed("fetch"):
+            splits = self.fetcher.fetch()
         if "train" not in splits:
             raise DataError("the data has no train split (data.train)")
         splits = {
@@ -123,7 +134,8 @@ class Pipeline:
         rejected = [empty_rejected()]
         splits = self._check(splits, "fetched", self.task.raw_schema, rejected)
         splits = {name: self.task.encode_targets(df) for name, df in splits.items()}
-        processed = self.preprocessor.run(splits)
+        with self._timed("preprocess"):
+            processed = self.preprocessor.run(splits)
         rejected.append(processed.rejected)
         splits = self._check(processed.splits, "preprocessed", self.task.processed_schema, rejected)
         for name, df in splits.items():
@@ -139,9 +151,10 @@ class Pipeline:
         out = {}
         for name, df in splits.items():
             schema = schema_for(has_labels=self.task.has_targets(df))
-            df_ok, bad = check(
-                df, schema, split=name, stage=stage, on_invalid=self.config.data.on_invalid
-            )
+            with self._timed("validate"):
+                df_ok, bad = check(
+                    df, schema, split=name, stage=stage, on_invalid=self.config.data.on_invalid
+                )
             df_ok.attrs = dict(df.attrs)
             out[name] = df_ok
             rejected.append(bad)
@@ -151,11 +164,15 @@ class Pipeline:
         """Data and tokenizer for training: from the data cache when nothing that decides them
         has changed, else fetched, validated, preprocessed and tokenised (and cached)."""
         cfg = self.config
+        self.timings = {}
         scratch = cfg.model.from_scratch is not None
-        tokenizer = None if scratch else load_tokenizer(cfg.model)
-        key = self.cache_key(tokenizer)
-        cache = DataCache(cfg.data.cache.dir) if key else None
-        if cache is not None and (hit := cache.load(key)) is not None:
+        with self._timed("tokenizer"):
+            tokenizer = None if scratch else load_tokenizer(cfg.model)
+        with self._timed("cache_lookup"):
+            key = self.cache_key(tokenizer)
+            cache = DataCache(cfg.data.cache.dir) if key else None
+            hit = cache.load(key) if cache is not None else None
+        if hit is not None:
             log.info("data: from the cache %s", hit.path)
             self.task.load_state(hit.task_state)
             tokenizer = hit.tokenizer or tokenizer
@@ -165,13 +182,16 @@ class Pipeline:
 
         splits, rejected = self.load_data()
         if scratch:
-            tokenizer = load_tokenizer(cfg.model, self.task.tokenizer_texts(splits["train"]))
+            with self._timed("tokenizer"):
+                texts = self.task.tokenizer_texts(splits["train"])
+                tokenizer = load_tokenizer(cfg.model, texts)
         summary = data_summary(splits, rejected)
         if cache is None:
-            encoded = {
-                name: encode(df, self.task, tokenizer, cfg.model.max_length, name)
-                for name, df in splits.items()
-            }
+            with self._timed("tokenize"):
+                encoded = {
+                    name: encode(df, self.task, tokenizer, cfg.model.max_length, name)
+                    for name, df in splits.items()
+                }
             return PreparedData(encoded, tokenizer, rejected, summary)
 
         def write(folder: Path) -> dict[str, Any]:
@@ -184,7 +204,8 @@ class Pipeline:
                 tokenizer.save_pretrained(folder / "tokenizer")
             return {"splits": meta, "summary": summary, "task_state": self.task.state()}
 
-        entry = cache.save(key, write)
+        with self._timed("tokenize"):
+            entry = cache.save(key, write)
         log.info("data: cached in %s", entry.path)
         tokenizer = entry.tokenizer or tokenizer
         return PreparedData(entry.splits, tokenizer, rejected, summary, entry.path)
@@ -257,7 +278,8 @@ class Pipeline:
         summary = dict(data.summary)
         summary.update(
             data_cache=str(data.cache) if data.cache else None,
-            best_epoch=result.best_epoch, seconds=round(time.perf_counter() - started, 1)
+            best_epoch=result.best_epoch,
+            seconds=round(time.perf_counter() - started, 1),
         )
         if main:
             run.write_json("metrics.json", {**metrics, "summary": summary})

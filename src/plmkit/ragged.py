@@ -27,9 +27,7 @@ class Ragged:
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        flat = np.fromiter(
-            (v for r in rows for v in r), dtype=DTYPE, count=int(offsets[-1])
-        )
+        flat = np.fromiter((v for r in rows for v in r), dtype=DTYPE, count=int(offsets[-1]))
         return cls(flat, offsets)
 
     @classmethod

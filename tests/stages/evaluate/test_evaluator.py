@@ -54,7 +54,10 @@ def reference(model, data: Encoded) -> torch.Tensor:
     """Logits row by row, without padding or batching."""
     with torch.no_grad():
         return torch.cat(
-            [model(input_ids=torch.tensor([row.tolist()])).logits for row in data.inputs["input_ids"]]
+            [
+                model(input_ids=torch.tensor([row.tolist()])).logits
+                for row in data.inputs["input_ids"]
+            ]
         )
 
 
