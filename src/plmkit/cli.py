@@ -11,6 +11,7 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from plmkit import launch
 from plmkit.config import load_config
 from plmkit.errors import PlmkitError
 
@@ -107,6 +108,12 @@ def _add_input_args(parser, flag: str, required: bool = False, group=None) -> No
 def cmd_run(args) -> int:
     resume = ["output.resume=true"] if args.resume else []
     config = load_config(args.config, [*args.overrides, *resume])
+    accelerate_config = config.training.accelerate_config
+    if accelerate_config is not None and not launch.already_launched():
+        what = launch.describe(accelerate_config)
+        print(f"plmkit: accelerate launch --config_file {accelerate_config} ({what})")
+        argv = ["run", str(args.config), *args.overrides, *(["--resume"] if args.resume else [])]
+        return launch.relaunch(accelerate_config, argv)
     return _run(config)
 
 

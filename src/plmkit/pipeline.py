@@ -244,7 +244,10 @@ class Pipeline:
         if run is None:  # checked now, created once data and model have loaded
             run = self._plan_run_dir(state)
 
-        data = self.prepare()
+        # The main process prepares (and caches) the data first; the others then load it from
+        # the cache, so every process gets the same rows and the same tokenizer.
+        with state.main_process_first():
+            data = self.prepare()
         tokenizer, encoded = data.tokenizer, data.splits
         set_seed(cfg.seed)  # a new head's (or a scratch model's) initial weights follow the seed
         model = load_model(cfg.model, self.task, tokenizer)

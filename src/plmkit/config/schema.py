@@ -168,6 +168,11 @@ class TrainingConfig(Section):
     )
     early_stopping_min_delta: float = Field(0.0, ge=0, description="smallest change that counts")
     log_every: int = Field(50, ge=1)
+    accelerate_config: Path | None = Field(
+        None,
+        description="an Accelerate config file (accelerate config): plmkit run relaunches "
+        "itself under accelerate launch with it, e.g. for multi-GPU DDP, FSDP or DeepSpeed",
+    )
 
 
 class EvaluationConfig(Section):
