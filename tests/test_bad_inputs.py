@@ -671,6 +671,21 @@ def resume_from_a_truncated_checkpoint(c: Ctx) -> Expect:
 
 
 @case
+def resume_with_a_truncated_rng_state(c: Ctx) -> Expect:
+    """Accelerate alone would skip an unreadable RNG state (an INFO line) and resume inexactly."""
+    states = checkpoint_of(finished_run(c)) / "random_states_0.pkl"
+    states.write_bytes(states.read_bytes()[:100])
+    return Expect(
+        ["run", c.write_config(), "training.epochs=2", "--resume"],
+        error=[
+            f"error: {states.parent}: damaged checkpoint (random_states_0.pkl has 100 bytes, "
+            "expected",
+            "delete this folder",
+        ],
+    )
+
+
+@case
 def predict_on_an_unfinished_run(c: Ctx) -> Expect:
     folder = c.tmp / "killed"
     (folder / "checkpoints" / "step-00000004").mkdir(parents=True)

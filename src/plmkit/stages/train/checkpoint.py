@@ -69,9 +69,10 @@ class Checkpoints:
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
         acc.save_state(str(tmp))
+        acc.wait_for_everyone()  # every process's files (its RNG state) are written
         if acc.is_main_process:
             (tmp / "progress.json").write_text(json.dumps(asdict(progress), default=str))
-            (tmp / COMPLETE).write_text("")
+            (tmp / COMPLETE).write_text(json.dumps(manifest(tmp), indent=1))
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
             for old in self.complete()[: -self.keep]:
@@ -81,6 +82,7 @@ class Checkpoints:
 
     def load(self, path: Path) -> Progress:
         try:
+            check_manifest(path)
             progress = Progress(**json.loads((path / "progress.json").read_text()))
             self.accelerator.load_state(str(path))
         except Exception as exc:  # truncated or edited files: name the checkpoint, no traceback
@@ -114,6 +116,36 @@ class Checkpoints:
         if unexpected or not all(_tied(model, k) for k in missing):
             raise RuntimeError(f"{self.best_path}: does not match the model ({missing[:3]})")
         return True
+
+
+def manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file in a checkpoint, kept in its COMPLETE marker."""
+    from plmkit.datacache import file_digest
+
+    return {
+        str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": file_digest(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != COMPLETE
+    }
+
+
+def check_manifest(folder: Path) -> None:
+    """Every file the checkpoint was written with, unchanged: Accelerate itself skips an
+    unreadable RNG state with an info message, which would break an exact resume."""
+    from plmkit.datacache import file_digest
+
+    text = (folder / COMPLETE).read_text()
+    if not text.strip():
+        return  # written before manifests existed
+    for name, want in json.loads(text).items():
+        path = folder / name
+        if not path.is_file():
+            raise ValueError(f"{name} is missing")
+        size = path.stat().st_size
+        if size != want["bytes"]:
+            raise ValueError(f"{name} has {size} bytes, expected {want['bytes']}")
+        if file_digest(path) != want["sha256"]:
+            raise ValueError(f"{name} does not match its checksum")
 
 
 def _tied(model: Any, key: str) -> bool:
