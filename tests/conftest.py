@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 import threading
 from collections import Counter
@@ -38,11 +39,28 @@ def write_tsv(path: Path, rows, header=("id", "document", "label"), encoding="ut
     return path
 
 
+WORDS = "최악 형편없다 지루하다 별로다 아쉽다 그저그렇다 무난하다 괜찮다 좋았다 재밌다 훌륭하다"
+WORDS += " 최고다"
+FILLER = ["영화", "배우", "연기", "스토리", "음악", "결말", "정말", "너무"]
+
+
+def write_reviews(path: Path, n: int = 1200, seed: int = 0) -> Path:
+    """Reviews whose words give away a latent level 0..11; the rating is it clipped to 1..10."""
+    rng = random.Random(seed)
+    words = WORDS.split()
+    lines = ["id\tmovie_id\trating\tdate\tdocument"]
+    for i in range(n):
+        k = rng.choices(range(12), weights=[3, 3, 1, 1, 1, 1, 1, 1, 1, 2, 4, 6])[0]
+        text = " ".join(rng.sample(FILLER, 3) + [words[k]])
+        lines.append(f"{i + 1}\t{i % 17}\t{min(max(k, 1), 10)}\t15.08.25\t{text}")
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
 def write_fake_nsmc(folder: Path, train: int = 400, test: int = 200) -> Path:
     """Gzipped ratings_train.txt / ratings_test.txt in NSMC's format (id, document, label),
     from :func:`make_rows`: what benchmark tests use where ../shared is absent."""
-    import gzip
-
     folder.mkdir(parents=True, exist_ok=True)
     for split, n, seed, start in (("train", train, 11, 1), ("test", test, 12, 100_000)):
         lines = ["id\tdocument\tlabel"] + [

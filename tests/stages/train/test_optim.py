@@ -114,3 +114,23 @@ def test_cosine_schedule_ends_at_zero_and_constant_stays_flat():
     constant = lrs("constant", warmup=2, total=20)
     assert constant[1] == pytest.approx(0.5)
     assert constant[2:] == pytest.approx([1.0] * 19)
+
+
+def test_adamw_uses_the_fused_kernel_where_there_is_one():
+    cfg = TrainingConfig(learning_rate=1e-3)
+    opt = optim.adamw(Small(), cfg)
+    assert opt.defaults["fused"] is True  # CPU has a fused AdamW
+
+
+def test_adamw_falls_back_without_a_fused_kernel(monkeypatch):
+    real = torch.optim.AdamW
+
+    def no_fused(params, fused=None, **kwargs):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be on a supported device")
+        return real(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", no_fused)
+    opt = optim.adamw(Small(), TrainingConfig(learning_rate=1e-3, weight_decay=0.05))
+    assert not opt.defaults["fused"] and opt.defaults["lr"] == 1e-3
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.05, 0.0]
