@@ -138,15 +138,22 @@ class LengthGroupedSampler(Sampler[list[int]]):
         rng = np.random.default_rng((self.seed, self.epoch))
         order = rng.permutation(len(self.lengths))
         size = self.batch_size * self.mega
-        batches = []
-        for start in range(0, len(order), size):
+        for start in range(0, len(order), size):  # sorted in place, mega-batch by mega-batch
             mega = order[start : start + size]
-            mega = mega[np.argsort(-self.lengths[mega], kind="stable")]
-            batches += [
-                mega[i : i + self.batch_size].tolist() for i in range(0, len(mega), self.batch_size)
+            mega[:] = mega[np.argsort(-self.lengths[mega], kind="stable")]
+        # Batch b is order[starts[b] : starts[b] + batch_size]; rows become Python ints only
+        # when their batch is served (a list per batch up front costs ~40 bytes a row).
+        starts = np.concatenate(
+            [
+                np.arange(start, min(start + size, len(order)), self.batch_size)
+                for start in range(0, len(order), size)
             ]
-        for b in rng.permutation(len(batches)):
-            yield batches[b]
+            or [np.zeros(0, dtype=np.int64)]
+        )
+        for b in rng.permutation(len(starts)):
+            first = starts[b]
+            end = min(first + self.batch_size, (first // size + 1) * size, len(order))
+            yield order[first:end].tolist()
 
 
 class ShuffledBatchSampler(Sampler[list[int]]):
@@ -224,16 +231,14 @@ class LongestFirstBatches(Sampler[list[int]]):
     def __init__(self, lengths: np.ndarray, batch_size: int):
         self.batch_size = batch_size
         self.drop_last = False
-        order = np.argsort(-lengths, kind="stable")
-        self.batches = [
-            order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)
-        ]
+        self.order = np.argsort(-lengths, kind="stable")
 
     def __len__(self) -> int:
-        return len(self.batches)
+        return -(-len(self.order) // self.batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.batches)
+        for i in range(0, len(self.order), self.batch_size):
+            yield self.order[i : i + self.batch_size].tolist()
 
 
 def _own_generator(seed: int) -> torch.Generator:
