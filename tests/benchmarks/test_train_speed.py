@@ -1,0 +1,40 @@
+"""benchmarks/train_speed.py --quick: all four competitors finish and report sane numbers.
+
+On the real NSMC when ../shared holds it, else on a small fake NSMC in the same format."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "train_speed.py"
+COMPETITORS = {"plmkit", "hf_trainer", "seed_loop", "bare_loop"}
+
+
+def test_quick_benchmark_reports_every_competitor(tmp_path, nsmc_dir):
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, SCRIPT, "--quick", "--nsmc-dir", nsmc_dir, "--out", out]
+    done = subprocess.run(
+        [str(c) for c in cmd], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| competitor |" in done.stdout and "overhead vs bare_loop" in done.stdout
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["machine"]["cores"] >= 1 and report["matmul_peak_gflops"] > 0
+    results = report["results"]["electra"]
+    assert set(results) == COMPETITORS
+    for name, row in results.items():
+        assert math.isfinite(row["samples_per_s"]) and row["samples_per_s"] > 0, name
+        assert 0 < row["nonpad_fraction"] <= 1, name
+        assert 0 <= row["val_acc"] <= 1 and 0 <= row["test_acc"] <= 1, name
+        assert row["samples"] == report["rows"]["train"], name  # one epoch over the same rows
+    # The seed loop pads every row to max_length; plmkit pads each batch to its longest row.
+    assert results["seed_loop"]["nonpad_fraction"] < results["plmkit"]["nonpad_fraction"]
+    # plmkit and the bare loop train on the very same batches.
+    for key in ("steps", "real_tokens", "processed_tokens"):
+        assert results["plmkit"][key] == results["bare_loop"][key], key
