@@ -80,8 +80,8 @@ def matmul_peak_gflops(n: int = 2048, seconds: float = 2.0) -> float:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak resident memory (see :func:`rss_mb`)."""
+    return rss_mb("VmHWM")
 
 
 def machine() -> dict[str, Any]:
@@ -167,7 +167,7 @@ def make_run(
     """Fine-tune a plmkit run on a seeded NSMC train sample and return its directory
     (``run_dir``, replaced). ``model``: ``minilm`` (the packaged MiniLM) or ``tiny``
     (:data:`TINY_MODEL`). Short on purpose: the benchmarks need a trained model, not a good one.
-    Nothing is evaluated and the data cache is off, so nothing is written outside ``run_dir``."""
+    No test split is scored and the data cache is off: nothing is written outside ``run_dir``."""
     from plmkit.config import load_config
     from plmkit.pipeline import Pipeline
 
@@ -193,3 +193,17 @@ def make_run(
         "output": {"dir": str(run_dir.parent), "name": run_dir.name, "overwrite": True},
     }
     return Pipeline(load_config(config)).run().run.path
+
+
+def rss_mb(field: str = "VmHWM") -> float:
+    """This process's peak (``VmHWM``) or current (``VmRSS``) resident memory, from
+    /proc/self/status. Unlike ``ru_maxrss``, which Linux carries across ``execve``, it is the
+    child's own: a worker started by a larger driver would otherwise report the driver's peak.
+    Falls back to ``ru_maxrss`` where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

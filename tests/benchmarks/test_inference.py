@@ -1,0 +1,38 @@
+"""benchmarks/inference.py --quick: plmkit and the transformers pipeline predict the same texts
+with the same (tiny) model; the JSON has their throughputs and the label agreement."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_inference_benchmark(nsmc_dir, tmp_path):
+    out = tmp_path / "inference.json"
+    cmd = [sys.executable, ROOT / "benchmarks" / "inference.py", "--quick", "--threads", "1"]
+    cmd += ["--nsmc-dir", nsmc_dir, "--out", out]
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "| plmkit |" in proc.stdout and "| hf_pipeline |" in proc.stdout
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    used = report["texts"]["used"]
+    assert 0 < used <= report["texts"]["sampled"]
+    results = report["results"]
+    assert [r["competitor"] for r in results] == ["plmkit", "hf_pipeline", "hf_pipeline"]
+    assert [r["batch_size"] for r in results[1:]] == [1, 32]
+    for r in results:
+        assert r["rows"] == used
+        assert math.isfinite(r["rows_per_s"]) and r["rows_per_s"] > 0
+        assert r["peak_rss_mb"] > 0 and r["torch_threads"] == 1
+        assert r["agreement"]["same"] + r["agreement"]["differ"] == used
+    assert results[0]["agreement"]["differ"] == 0  # plmkit against itself
+    assert math.isfinite(report["speedup"]) and report["speedup"] > 0
+    assert report["best_pipeline_batch_size"] in (1, 32)
+    best = report["agreement_with_best"]
+    assert best["same"] + best["differ"] == used and set(report["met"]) == set(report["targets"])
