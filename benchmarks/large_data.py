@@ -150,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         cache = Path(tempfile.mkdtemp(prefix="plmkit-large-cache-"))
         for run in ("cold", "warm"):
             flags = ["--data", args.data, "--steps", args.steps, "--cache-dir", cache]
-            results.append(
-                run_worker(Path(__file__), [*flags, "--worker", run, "--size", size])
-            )
+            results.append(run_worker(Path(__file__), [*flags, "--worker", run, "--size", size]))
     lines = [
         {
             "rows": sum(r["rows"].values()) + r["rejected"],
@@ -169,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     warm = [line for line in lines if line["run"] == "warm"]
     if len(warm) >= 2:
         small, large = warm[0], warm[-1]
-        per_row = (large["anon peak MB"] - small["anon peak MB"]) * 2**20 / (
-            large["rows"] - small["rows"]
+        per_row = (
+            (large["anon peak MB"] - small["anon peak MB"])
+            * 2**20
+            / (large["rows"] - small["rows"])
         )
         print(
             f"\nwarm runs: anonymous peak {small['anon peak MB']:.0f} MB at {small['rows']:,} "
