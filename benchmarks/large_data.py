@@ -36,16 +36,16 @@ REVIEWS = ROOT.parent / "shared" / "datasets" / "nsmc_reviews" / "reviews_all.ts
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=REVIEWS, help="reviews TSV (gzip ok)")
-    p.add_argument("--rows", default="10000,all", help="comma list of sizes; 'all' = every row")
-    p.add_argument("--steps", type=int, default=200, help="training steps per run")
+    p.add_argument("--rows", default=None, help="sizes, comma-separated; 'all' = every row")
+    p.add_argument("--steps", type=int, default=None, help="training steps per run (200)")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "large_data.json")
     p.add_argument("--quick", action="store_true", help="2,000 vs 20,000 rows, 20 steps")
     p.add_argument("--worker", choices=["cold", "warm"], help=argparse.SUPPRESS)
     p.add_argument("--size", default=None, help=argparse.SUPPRESS)
     p.add_argument("--cache-dir", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.quick:
-        args.rows, args.steps = "2000,20000", 20
+    args.rows = args.rows or ("2000,20000" if args.quick else "10000,all")
+    args.steps = args.steps or (20 if args.quick else 200)
     return args
 
 
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(table(lines, list(lines[0])))
     warm = [line for line in lines if line["run"] == "warm"]
-    if len(warm) >= 2:
+    if len(warm) >= 2 and warm[-1]["rows"] > warm[0]["rows"]:
         small, large = warm[0], warm[-1]
         per_row = (
             (large["anon peak MB"] - small["anon peak MB"])
