@@ -58,7 +58,7 @@ def write_reviews(path: Path, n: int = 1200, seed: int = 0) -> Path:
     return path
 
 
-def write_fake_nsmc(folder: Path, train: int = 400, test: int = 200) -> Path:
+def write_fake_nsmc(folder: Path, train: int = 400, test: int = 300) -> Path:
     """Gzipped ratings_train.txt / ratings_test.txt in NSMC's format (id, document, label),
     from :func:`make_rows`: what benchmark tests use where ../shared is absent."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ def test_quick_data_path_benchmark(nsmc_dir, tmp_path):
     cold, warm = result["cold"], result["warm"]
     assert not cold["cached"] and warm["cached"]
     assert cold["rows"] == warm["rows"] and cold["tokens"] == warm["tokens"] > 0
-    assert sum(cold["rows"].values()) + cold["rejected"] == result["rows_read"] == 600
+    assert sum(cold["rows"].values()) + cold["rejected"] == result["rows_read"] == 600  # 300 a file
     for stage in ("fetch", "validate", "preprocess", "tokenize"):
         assert cold["stages"][stage] > 0 and stage not in warm["stages"]
     assert "| cold |" in proc.stdout and "Pandera validation" in proc.stdout
