@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--cache-dir", type=Path, default=None, help="default: a new temp folder")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "data_path.json")
+    p.add_argument(
+        "--no-verify", action="store_true", help="skip NSMC's published sha256 (other data)"
+    )
     p.add_argument("--quick", action="store_true", help="2,000 rows per split")
     p.add_argument("--worker", choices=["cold", "warm"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -52,6 +55,7 @@ def config(args: argparse.Namespace) -> dict:
         else {"from_scratch": {"vocab_size": 8000}}
     )
     data = {"source": "nsmc", "dir": str(args.nsmc_dir), "cache": {"dir": str(args.cache_dir)}}
+    data["verify"] = not args.no_verify
     if args.rows:
         data["limit"] = args.rows
     return {
