@@ -28,7 +28,8 @@ def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 def adamw(model: torch.nn.Module, cfg: TrainingConfig) -> torch.optim.Optimizer:
     """AdamW with the fused kernel where the parameters' device has one (CPU and CUDA do):
     one pass over each tensor instead of a dozen. On the development CPU, a step over 14.7M
-    parameters takes 193 ms fused against 1,655 ms with the default multi-tensor kernel."""
+    parameters takes 4 ms fused against 94 ms with the default multi-tensor kernel (idle
+    machine; 193 ms against 1,655 ms with other jobs running)."""
     kwargs = dict(lr=cfg.learning_rate, betas=cfg.adam_betas, eps=cfg.adam_eps)
     groups = decay_groups(model, cfg.weight_decay)
     try:
