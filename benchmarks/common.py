@@ -207,3 +207,21 @@ def rss_mb(field: str = "VmHWM") -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def settings(args: Any, skip: tuple[str, ...] = ("worker",)) -> dict[str, Any]:
+    """A driver's arguments as JSON, without the hidden worker ones."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in skip}
+
+
+def run_for(args: Any, work: Path) -> Path:
+    """``args.run``, or a run made now in ``work/run`` (``args.model`` on ``args.train_rows``
+    NSMC train reviews), with ``args.threads`` torch threads for that training too."""
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.run is not None:
+        return args.run
+    print(f"training {args.model} on {args.train_rows} NSMC train reviews ...", flush=True)
+    return make_run(work / "run", args.nsmc_dir, args.model, train_rows=args.train_rows)

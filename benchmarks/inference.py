@@ -44,10 +44,11 @@ from common import (  # noqa: E402
     ROOT,
     emit,
     machine,
-    make_run,
     nsmc_frames,
     rss_mb,
+    run_for,
     run_worker,
+    settings,
     table,
     write_json,
 )
@@ -236,11 +237,6 @@ def print_report(results: list[dict[str, Any]], summary: dict[str, Any], counts,
     print(f"written: {out}")
 
 
-def settings(args: argparse.Namespace) -> dict[str, Any]:
-    skip = ("worker", "texts", "preds")
-    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in skip}
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
@@ -249,13 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()
     work = args.out.parent / f"{args.out.stem}_work"
     work.mkdir(parents=True, exist_ok=True)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)  # for the training run too
-    if args.run is None:
-        print(f"fine-tuning {args.model} on {args.train_rows} NSMC train reviews ...", flush=True)
-        args.run = make_run(work / "run", args.nsmc_dir, args.model, train_rows=args.train_rows)
+    args.run = run_for(args, work)
     texts, counts = input_texts(args.run, args.nsmc_dir, args.rows)
     (work / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     print(f"{counts['used']} texts; run {args.run}", flush=True)
@@ -269,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         {
             "command": " ".join(map(str, command)),
-            "settings": settings(args),
+            "settings": settings(args, skip=("worker", "texts", "preds")),
             "machine": machine(),
             "load_average": {"start": load_start, "end": os.getloadavg()},  # others' work
             "texts": counts,

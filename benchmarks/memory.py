@@ -45,10 +45,11 @@ from common import (  # noqa: E402
     ROOT,
     emit,
     machine,
-    make_run,
     nsmc_frames,
     rss_mb,
+    run_for,
     run_worker,
+    settings,
     table,
     write_json,
 )
@@ -250,11 +251,6 @@ def print_report(results: list[dict[str, Any]], slopes: dict[str, dict], out: Pa
     print(f"\nwritten: {out}")
 
 
-def settings(args: argparse.Namespace) -> dict[str, Any]:
-    skip = ("worker", "data")
-    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in skip}
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
@@ -263,13 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()
     work = args.out.parent / f"{args.out.stem}_work"
     work.mkdir(parents=True, exist_ok=True)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)  # for the training run too
-    if args.run is None:
-        print(f"training {args.model} on {args.train_rows} NSMC train reviews ...", flush=True)
-        args.run = make_run(work / "run", args.nsmc_dir, args.model, train_rows=args.train_rows)
+    args.run = run_for(args, work)
     if args.mmap_threshold:
         os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)  # the workers inherit it
     results = measure(args, work)
@@ -279,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         {
             "command": " ".join(map(str, command)),
-            "settings": settings(args),
+            "settings": settings(args, skip=("worker", "data")),
             "machine": machine(),
             "load_average": {"start": load_start, "end": os.getloadavg()},  # others' work
             "results": results,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from common import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "nsmc_reviews" / "reviews_all.tsv.gz"
@@ -215,27 +215,10 @@ def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, type(None)))}
 
 
-def machine() -> dict[str, Any]:
-    import os
-
+def machine_with_cuda() -> dict[str, Any]:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.is_available(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
+    return {**machine(), "cuda": torch.cuda.is_available()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             "test_share_at_10": float((test_labels >= UPPER).mean()),
             "test_share_at_1": float((test_labels <= LOWER).mean()),
         },
-        "machine": machine(),
+        "machine": machine_with_cuda(),
         "results": rows,
         "runs": {t: {k: v for k, v in r.items() if k != "predictions"} for t, r in runs.items()},
     }

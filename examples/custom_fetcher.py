@@ -35,8 +35,11 @@ class FolderFetcher(Fetcher):
         splits = {}
         for split_dir in sorted(p for p in self.params.root.iterdir() if p.is_dir()):
             rows = [
-                {"id": f"{f.parent.name}/{f.stem}", "text": f.read_text(self.params.encoding),
-                 "label": f.parent.name}
+                {
+                    "id": f"{f.parent.name}/{f.stem}",
+                    "text": f.read_text(self.params.encoding),
+                    "label": f.parent.name,
+                }
                 for f in sorted(split_dir.glob("*/*.txt"))
             ]
             df = pd.DataFrame(rows)
@@ -60,17 +63,28 @@ def write_sample(root: Path) -> None:
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="plmkit-folders-"))
     write_sample(root / "data")
-    config = load_config({
-        "data": {"source": "folders", "root": str(root / "data"), "labels": ["neg", "pos"]},
-        "model": {"from_scratch": {"vocab_size": 200, "hidden_size": 64, "num_layers": 2,
-                                   "num_heads": 2, "embedding_size": 32},
-                  "max_length": 32},
-        "training": {"epochs": 4, "batch_size": 8, "learning_rate": 2e-3},
-        "output": {"dir": str(root / "runs"), "name": "folders"},
-    })
+    config = load_config(
+        {
+            "data": {"source": "folders", "root": str(root / "data"), "labels": ["neg", "pos"]},
+            "model": {
+                "from_scratch": {
+                    "vocab_size": 200,
+                    "hidden_size": 64,
+                    "num_layers": 2,
+                    "num_heads": 2,
+                    "embedding_size": 32,
+                },
+                "max_length": 32,
+            },
+            "training": {"epochs": 4, "batch_size": 8, "learning_rate": 2e-3},
+            "output": {"dir": str(root / "runs"), "name": "folders"},
+        }
+    )
     result = Pipeline(config).run()
-    print("test metrics:", {k: round(v, 3) for k, v in result.metrics["test"].items()
-                            if isinstance(v, float)})
+    print(
+        "test metrics:",
+        {k: round(v, 3) for k, v in result.metrics["test"].items() if isinstance(v, float)},
+    )
     print(load_run(result.run.path).predict(["배우들 연기 최고", "시간이 아까웠다"]))
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from plmkit.cli import main
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
 
 POSITIVE = ["재밌다", "최고다", "감동적", "훌륭하다", "좋았다", "추천"]
 NEGATIVE = ["지루하다", "최악이다", "별로다", "실망", "아깝다", "엉망"]
@@ -78,6 +79,22 @@ def nsmc_dir(tmp_path) -> Path:
     if (real / "ratings_train.txt.gz").is_file():
         return real
     return write_fake_nsmc(tmp_path / "nsmc")
+
+
+def run_benchmark(script: str, *args, cwd: Path) -> tuple[str, dict]:
+    """Run ``benchmarks/<script> --quick ARGS --out cwd/<stem>.json`` in a child process;
+    asserts it succeeded; returns its stdout and the JSON it wrote."""
+    import json
+    import subprocess
+    import sys
+
+    out = cwd / f"{Path(script).stem}.json"
+    cmd = [sys.executable, ROOT / "benchmarks" / script, "--quick", *args, "--out", out]
+    done = subprocess.run(
+        [str(c) for c in cmd], capture_output=True, text=True, timeout=300, cwd=cwd
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout, json.loads(out.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(autouse=True)

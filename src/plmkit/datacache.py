@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,6 @@ class CachedData:
     task_state: dict[str, Any]
     path: Path
     tokenizer: Any = None  # the trained tokenizer of a from_scratch model
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class DataCache:
@@ -169,5 +168,4 @@ def _read(folder: Path) -> CachedData:
         task_state=meta["task_state"],
         path=folder,
         tokenizer=tokenizer,
-        extra=meta.get("extra", {}),
     )

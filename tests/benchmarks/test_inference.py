@@ -3,24 +3,17 @@ with the same (tiny) model; the JSON has their throughputs and the label agreeme
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import run_benchmark
 
 
 def test_quick_inference_benchmark(nsmc_dir, tmp_path):
-    out = tmp_path / "inference.json"
-    cmd = [sys.executable, ROOT / "benchmarks" / "inference.py", "--quick", "--threads", "1"]
-    cmd += ["--nsmc-dir", nsmc_dir, "--out", out]
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "| plmkit |" in proc.stdout and "| hf_pipeline |" in proc.stdout
+    stdout, report = run_benchmark(
+        "inference.py", "--threads", 1, "--nsmc-dir", nsmc_dir, cwd=tmp_path
+    )
+    assert "| plmkit |" in stdout and "| hf_pipeline |" in stdout
 
-    report = json.loads(out.read_text(encoding="utf-8"))
     used = report["texts"]["used"]
     assert 0 < used <= report["texts"]["sampled"]
     results = report["results"]

@@ -3,25 +3,19 @@ what grows with the rows, and the growth per added row."""
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import run_benchmark
+
 PARTS = {"input", "text_steps", "tokens", "predictions"}
 
 
 def test_quick_memory_benchmark(nsmc_dir, tmp_path):
-    out = tmp_path / "memory.json"
-    cmd = [sys.executable, ROOT / "benchmarks" / "memory.py", "--quick", "--threads", "1"]
-    cmd += ["--nsmc-dir", nsmc_dir, "--out", out]
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "| evaluate | 20,000 |" in proc.stdout and "| predict | 2,000 |" in proc.stdout
+    stdout, report = run_benchmark(
+        "memory.py", "--threads", 1, "--nsmc-dir", nsmc_dir, cwd=tmp_path
+    )
+    assert "| evaluate | 20,000 |" in stdout and "| predict | 2,000 |" in stdout
 
-    report = json.loads(out.read_text(encoding="utf-8"))
     runs = {(r["operation"], r["rows"]): r for r in report["results"]}
     assert set(runs) == {(op, n) for op in ("evaluate", "predict") for n in (2000, 20000)}
     for (_, rows), r in runs.items():

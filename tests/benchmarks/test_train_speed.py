@@ -4,27 +4,17 @@ On the real NSMC when ../shared holds it, else on a small fake NSMC in the same 
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "train_speed.py"
+from conftest import run_benchmark
+
 COMPETITORS = {"plmkit", "hf_trainer", "seed_loop", "bare_loop"}
 
 
 def test_quick_benchmark_reports_every_competitor(tmp_path, nsmc_dir):
-    out = tmp_path / "r.json"
-    cmd = [sys.executable, SCRIPT, "--quick", "--nsmc-dir", nsmc_dir, "--out", out]
-    done = subprocess.run(
-        [str(c) for c in cmd], capture_output=True, text=True, timeout=300, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "| competitor |" in done.stdout and "overhead vs bare_loop" in done.stdout
+    stdout, report = run_benchmark("train_speed.py", "--nsmc-dir", nsmc_dir, cwd=tmp_path)
+    assert "| competitor |" in stdout and "overhead vs bare_loop" in stdout
 
-    report = json.loads(out.read_text(encoding="utf-8"))
     assert report["machine"]["cores"] >= 1 and report["matmul_peak_gflops"] > 0
     results = report["results"]["electra"]
     assert set(results) == COMPETITORS
